@@ -38,7 +38,9 @@ export function findPostgresBinDir(): string {
     : [];
   const major = majors[0];
   if (major === undefined) {
-    throw new Error(`no PostgreSQL server found under ${root}: install postgresql-15 (apt-get install postgresql-15)`);
+    throw new Error(
+      `no PostgreSQL server found under ${root}: install postgresql-15 (apt-get install postgresql-15)`,
+    );
   }
   return join(root, major, 'bin');
 }
@@ -60,9 +62,9 @@ export async function freePort(): Promise<number> {
 
 const isRoot = process.getuid?.() === 0;
 
-/** Runs a server binary, as the `postgres` user when we are root (PostgreSQL refuses to run as root). */
-function asServerUser(binary: string, args: string[]): [string, string[]] {
-  return isRoot ? ['runuser', ['-u', 'postgres', '--', binary, ...args]] : [binary, args];
+/** Server binaries run as the `postgres` user when we are root: PostgreSQL refuses to run as root. */
+function serverUserOptions(): { uid?: number; gid?: number } {
+  return isRoot ? postgresIds() : {};
 }
 
 function giveToServerUser(path: string): void {
@@ -83,7 +85,8 @@ async function waitForReady(url: string, server: ChildProcess, deadlineMs: numbe
   const deadline = Date.now() + deadlineMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`postgres exited with code ${server.exitCode} during start-up`);
+    if (server.exitCode !== null)
+      throw new Error(`postgres exited with code ${server.exitCode} during start-up`);
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
@@ -109,18 +112,47 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const pwFile = join(base, 'pwfile');
   writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   giveToServerUser(pwFile);
-  const [initCmd, initArgs] = asServerUser(join(bin, 'initdb'), [
-    '-D', dataDir, '-U', user, '--pwfile', pwFile, '--auth-local=trust', '--auth-host=scram-sha-256',
-    '--encoding=UTF8', '--locale=C', '--no-sync',
-  ]);
-  await run(initCmd, initArgs);
+  await run(
+    join(bin, 'initdb'),
+    [
+      '-D',
+      dataDir,
+      '-U',
+      user,
+      '--pwfile',
+      pwFile,
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-sync',
+    ],
+    { ...serverUserOptions(), cwd: base },
+  );
   rmSync(pwFile);
   const port = options.port ?? (await freePort());
-  const [serverCmd, serverArgs] = asServerUser(join(bin, 'postgres'), [
-    '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', base,
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
-  ]);
-  const server = spawn(serverCmd, serverArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = spawn(
+    join(bin, 'postgres'),
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-h',
+      '127.0.0.1',
+      '-k',
+      base,
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+    ],
+    { ...serverUserOptions(), cwd: base, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   server.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -147,7 +179,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       if (server.exitCode === null) {
         const exited = new Promise((resolve) => server.once('exit', resolve));
         server.kill('SIGINT'); // fast shutdown
+        const deadline = setTimeout(() => server.kill('SIGKILL'), 15_000);
         await exited;
+        clearTimeout(deadline);
       }
       rmSync(base, { recursive: true, force: true });
     },

@@ -1,15 +1,17 @@
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createDatabase } from '../../src/localcluster/postgres.js';
-import { stateFile } from './state.js';
 
 interface TestPostgres {
   adminUrl: string;
   password: string;
 }
 
+/** The test run's PostgreSQL server, started by global setup. */
 export function testPostgres(): TestPostgres {
-  return JSON.parse(readFileSync(stateFile, 'utf8')) as TestPostgres;
+  const adminUrl = process.env.SCHEMAOPS_TEST_ADMIN_URL;
+  const password = process.env.SCHEMAOPS_TEST_PASSWORD;
+  if (!adminUrl || !password) throw new Error('no test PostgreSQL: run the tests through jest (npm test)');
+  return { adminUrl, password };
 }
 
 /** A fresh, empty database on the test run's PostgreSQL server. */
