@@ -204,7 +204,7 @@ async function runPlan(
       const state = await readDatabaseState(client, table);
       const plan = planMigration(source, state, target, { stamp: run.stampOnly ?? false });
       await backfillArchive(client, table, source, state);
-      const revision = await executePlan(options, plan, state, run.stampOnly ?? false, logger);
+      const revision = await executePlan(options, plan, state, { stampOnly: run.stampOnly ?? false, logger });
       return { plan, revision, dryRun: false };
     } finally {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_ID]).catch(() => undefined);
@@ -230,8 +230,7 @@ async function executePlan(
   options: EngineOptions,
   plan: Plan,
   state: DatabaseState,
-  stampOnly: boolean,
-  logger: Logger,
+  run: { stampOnly: boolean; logger: Logger },
 ): Promise<string> {
   // node-pg-migrate must see every applied migration as a file; only the planned ones' SQL runs.
   let applied: PlannedMigration[] = state.applied.map(
@@ -246,8 +245,8 @@ async function executePlan(
         direction: plan.direction,
         applied,
         segment,
-        stampOnly,
-        logger,
+        stampOnly: run.stampOnly,
+        logger: run.logger,
       });
     } catch (err) {
       if (err instanceof MigrationError) err.revision = reached;
@@ -256,7 +255,7 @@ async function executePlan(
     if (plan.direction === 'up') applied = [...applied, ...segment.migrations];
     else applied = applied.slice(0, applied.length - segment.migrations.length);
     reached = applied.at(-1)?.revision ?? BASE;
-    logger.info(
+    run.logger.info(
       { revision: reached, migrations: segment.migrations.map((m) => m.revision) },
       plan.direction === 'up' ? 'applied' : 'rolled back',
     );

@@ -69,10 +69,9 @@ export async function runSegment(run: SegmentRun): Promise<void> {
   const visible = run.direction === 'up' ? [...run.applied, ...run.segment.migrations] : run.applied;
   let current: string | undefined;
   try {
-    for (const m of visible) {
-      byFile.set(m.file, m);
-      await writeFile(join(dir, m.file), m.sql);
-    }
+    for (const m of visible) byFile.set(m.file, m);
+    // node-pg-migrate only lists the directory; the loader below takes each migration from memory.
+    await Promise.all(visible.map((m) => writeFile(join(dir, m.file), '')));
     const loader = (paths: string[]) =>
       Promise.resolve(
         paths.map((path) => {

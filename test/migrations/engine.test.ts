@@ -122,13 +122,16 @@ describe('the migration engine on a real PostgreSQL', () => {
     expect(err.message).toContain('invalid input syntax for type integer');
     expect(await currentRevision(options)).toBe('1_create-orders');
     expect(await orders(options.databaseUrl)).toEqual(before);
-    const columns = await query(
+    const columns = await query<{ column_name: string }>(
       options.databaseUrl,
       "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY ordinal_position",
     );
     expect(columns.map((c) => c.column_name)).toEqual(['id', 'total']);
     expect(await tables(options.databaseUrl)).not.toContain('customers');
-    const archived = await query(options.databaseUrl, 'SELECT name FROM pgmigrations_archive');
+    const archived = await query<{ name: string }>(
+      options.databaseUrl,
+      'SELECT name FROM pgmigrations_archive',
+    );
     expect(archived.map((a) => a.name)).toEqual(['1_create-orders']);
   });
 
@@ -236,7 +239,7 @@ describe('the migration engine on a real PostgreSQL', () => {
       '5_audit.sql': '-- Up Migration\nCREATE TABLE audit (id int);\n-- Down Migration\nDROP TABLE audit;\n',
     };
     await migrateToTarget(options, files, to('latest'));
-    const indexes = await query(
+    const indexes = await query<{ indexname: string }>(
       options.databaseUrl,
       "SELECT indexname FROM pg_indexes WHERE tablename = 'orders' ORDER BY 1",
     );
