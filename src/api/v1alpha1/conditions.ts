@@ -1,0 +1,87 @@
+/** Condition types on a SchemaMigration (metav1.Condition, kstatus conventions). */
+export const ConditionType = {
+  /** True only when the database is at the target revision and the workload is back. */
+  Ready: 'Ready',
+  /** True while a run is under way (kstatus). */
+  Reconciling: 'Reconciling',
+  /** True when nothing more happens without a human (kstatus). */
+  Stalled: 'Stalled',
+  /** True while the workload is held at zero replicas by a run. */
+  WorkloadScaledDown: 'WorkloadScaledDown',
+  /** True when the current plan's backup is complete and verified. */
+  BackedUp: 'BackedUp',
+  /** True when the database is at the target revision. */
+  Migrated: 'Migrated',
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+export const ConditionStatus = { True: 'True', False: 'False', Unknown: 'Unknown' } as const;
+export type ConditionStatus = (typeof ConditionStatus)[keyof typeof ConditionStatus];
+
+/** Every reason the operator reports, on any condition type: CamelCase, stable, declared only here. */
+export const Reason = {
+  // Progress
+  /** The resource was seen for the first time or its generation changed. */
+  Progressing: 'Progressing',
+  /** The plan waits for the `schemaops.dev/approve` annotation with its hash. */
+  AwaitingApproval: 'AwaitingApproval',
+  ScalingDown: 'ScalingDown',
+  /** Replicas are zero but pods are still terminating. */
+  WaitingForPods: 'WaitingForPods',
+  BackingUp: 'BackingUp',
+  Migrating: 'Migrating',
+  RollingBack: 'RollingBack',
+  RestoringWorkload: 'RestoringWorkload',
+  /** A retry was requested through the `schemaops.dev/retry` annotation. */
+  RetryRequested: 'RetryRequested',
+
+  // Success and steady state
+  /** The database is at the target revision (and the workload, if any, is back). */
+  AtTargetRevision: 'AtTargetRevision',
+  MigrationSucceeded: 'MigrationSucceeded',
+  ScaledDown: 'ScaledDown',
+  WorkloadRestored: 'WorkloadRestored',
+  /** spec.workload is omitted: an online migration. */
+  NoWorkload: 'NoWorkload',
+  BackupSucceeded: 'BackupSucceeded',
+  /** spec.backup is omitted. */
+  BackupNotConfigured: 'BackupNotConfigured',
+  Suspended: 'Suspended',
+  Deleting: 'Deleting',
+
+  // Refused before any action: nothing was touched
+  InvalidSpec: 'InvalidSpec',
+  SecretNotFound: 'SecretNotFound',
+  SecretKeyNotFound: 'SecretKeyNotFound',
+  ConfigMapNotFound: 'ConfigMapNotFound',
+  /** migrations.selector matched no ConfigMap. */
+  NoMigrationsFound: 'NoMigrationsFound',
+  WorkloadNotFound: 'WorkloadNotFound',
+  BackupPvcNotFound: 'BackupPvcNotFound',
+  /** The plan drops data and policy.allowDataLoss is false. */
+  DataLossNotAllowed: 'DataLossNotAllowed',
+  /** policy.onFailure RestoreBackup is accepted by the API but not implemented yet. */
+  UnsupportedPolicy: 'UnsupportedPolicy',
+
+  // The migration engine's codes (src/migrations/errors.ts), reported as they are
+  InvalidMigrationFile: 'InvalidMigrationFile',
+  UnknownTarget: 'UnknownTarget',
+  IrreversibleMigration: 'IrreversibleMigration',
+  ChecksumDrift: 'ChecksumDrift',
+  MissingMigration: 'MissingMigration',
+  OutOfOrderMigration: 'OutOfOrderMigration',
+  MigrationLocked: 'MigrationLocked',
+  MigrationFailed: 'MigrationFailed',
+  DatabaseUnreachable: 'DatabaseUnreachable',
+
+  // A run failed part-way: policy.onFailure applies
+  ScaleDownTimedOut: 'ScaleDownTimedOut',
+  BackupFailed: 'BackupFailed',
+  /** The backup Job hit activeDeadlineSeconds (timeouts.backup). */
+  BackupTimedOut: 'BackupTimedOut',
+  /** onFailure KeepWorkloadDown: the workload stays at zero replicas. */
+  WorkloadKeptDown: 'WorkloadKeptDown',
+  /** The workload could not be scaled back (it was deleted or the scale call failed). */
+  WorkloadRestoreFailed: 'WorkloadRestoreFailed',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];

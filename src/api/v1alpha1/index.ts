@@ -1,0 +1,10 @@
+export * from './conditions.js';
+export * from './crd.js';
+export * from './group.js';
+export * from './keys.js';
+export * from './phases.js';
+export * from './set-condition.js';
+export * from './spec.js';
+export * from './status.js';
+export type * from './types.js';
+export * from './validate.js';

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { ConditionStatus } from './conditions.js';
+import { PHASES } from './phases.js';
+
+/** At most this many runs are kept in status.history, newest first. */
+export const HISTORY_LIMIT = 10;
+
+export const DIRECTIONS = ['Up', 'Down'] as const;
+export const OUTCOMES = ['Succeeded', 'Failed'] as const;
+
+const timestamp = z.iso.datetime({ offset: true });
+const revision = z.string().describe('A migration name, or "base" for none.');
+
+/** metav1.Condition. */
+export const conditionSchema = z.object({
+  type: z.string().min(1).max(316),
+  status: z.enum(Object.values(ConditionStatus) as [ConditionStatus, ...ConditionStatus[]]),
+  observedGeneration: z.int().min(0).optional(),
+  lastTransitionTime: timestamp,
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
+  message: z.string().max(32768),
+});
+
+export const planSchema = z
+  .object({
+    from: revision.optional(),
+    to: revision.optional(),
+    direction: z.enum(DIRECTIONS),
+    migrations: z
+      .array(z.string())
+      .describe('The migrations the plan applies (Up) or reverts (Down), in order.'),
+    destructive: z.boolean().describe('Whether the plan goes down or drops data.'),
+    hash: z.string().describe('sha256:<hex> over the plan; what `schemaops.dev/approve` must carry.'),
+    startedAt: timestamp.optional().describe('When the run began acting on the plan.'),
+  })
+  .describe('The run under way or waiting for approval.');
+
+export const lastBackupSchema = z.object({
+  file: z.string().describe('The dump file name on the backup PVC.'),
+  job: z.string().describe('The Job that wrote it.'),
+  completedAt: timestamp.optional(),
+  sizeBytes: z.int().min(0).optional(),
+});
+
+export const historyEntrySchema = z.object({
+  from: revision,
+  to: revision,
+  direction: z.enum(DIRECTIONS),
+  startedAt: timestamp,
+  finishedAt: timestamp,
+  outcome: z.enum(OUTCOMES),
+  downtimeSeconds: z.number().min(0).optional().describe('How long the workload was at zero replicas.'),
+  backupFile: z.string().optional(),
+});
+
+export const failureSchema = z
+  .object({
+    generation: z.int().min(0).describe('The metadata.generation the run failed at.'),
+    retry: z.string().optional().describe('The schemaops.dev/retry annotation value when it failed.'),
+    reason: z.string(),
+    failedAt: timestamp,
+  })
+  .describe(
+    'The last failed run; a new run starts only when the generation or the retry annotation changes.',
+  );
+
+export const statusSchema = z
+  .object({
+    observedGeneration: z.int().min(0).optional(),
+    phase: z.enum(PHASES).optional(),
+    currentRevision: z.string().optional().describe('Read from the database, not remembered.'),
+    plan: planSchema.optional(),
+    workload: z
+      .object({ originalReplicas: z.int().min(0) })
+      .optional()
+      .describe('Recorded before the workload is scaled down.'),
+    lastBackup: lastBackupSchema.optional(),
+    history: z.array(historyEntrySchema).max(HISTORY_LIMIT).optional().describe('Newest first.'),
+    failure: failureSchema.optional(),
+    conditions: z
+      .array(conditionSchema)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  })
+  .describe('Written by the operator through the status subresource.');
+
+export type Condition = z.output<typeof conditionSchema>;
+export type Plan = z.output<typeof planSchema>;
+export type Direction = Plan['direction'];
+export type LastBackup = z.output<typeof lastBackupSchema>;
+export type HistoryEntry = z.output<typeof historyEntrySchema>;
+export type Outcome = HistoryEntry['outcome'];
+export type Failure = z.output<typeof failureSchema>;
+export type SchemaMigrationStatus = z.output<typeof statusSchema>;
