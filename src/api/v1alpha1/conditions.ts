@@ -1,3 +1,5 @@
+import { MigrationErrorCode } from '../../migrations/errors.js';
+
 /** Condition types on a SchemaMigration (metav1.Condition, kstatus conventions). */
 export const ConditionType = {
   /** True only when the database is at the target revision and the workload is back. */
@@ -63,16 +65,8 @@ export const Reason = {
   /** policy.onFailure RestoreBackup is accepted by the API but not implemented yet. */
   UnsupportedPolicy: 'UnsupportedPolicy',
 
-  // The migration engine's codes (src/migrations/errors.ts), reported as they are
-  InvalidMigrationFile: 'InvalidMigrationFile',
-  UnknownTarget: 'UnknownTarget',
-  IrreversibleMigration: 'IrreversibleMigration',
-  ChecksumDrift: 'ChecksumDrift',
-  MissingMigration: 'MissingMigration',
-  OutOfOrderMigration: 'OutOfOrderMigration',
-  MigrationLocked: 'MigrationLocked',
-  MigrationFailed: 'MigrationFailed',
-  DatabaseUnreachable: 'DatabaseUnreachable',
+  // The migration engine's refusals and failures, reported under their own codes
+  ...MigrationErrorCode,
 
   // A run failed part-way: policy.onFailure applies
   ScaleDownTimedOut: 'ScaleDownTimedOut',
