@@ -164,9 +164,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await waitForReady(url(), server, 30_000);
   } catch (err) {
     server.kill('SIGKILL');
-    throw new Error(`${String(err)}\n${stderr}`);
+    throw new Error(`${String(err)}\n${stderr}`, { cause: err });
   }
-  let counter = 0;
   return {
     host,
     port,
