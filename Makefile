@@ -11,7 +11,7 @@ help: ## Show this help.
 
 .PHONY: install
 install: ## Install the npm dependencies (Node 24 comes with them).
-	$(NPM) ci
+	$(NPM) install
 
 .PHONY: build
 build: ## Compile TypeScript to dist/.
