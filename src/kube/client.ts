@@ -1,0 +1,288 @@
+import {
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1ContainerStatus,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
+import type { WorkloadKind } from '../api/v1alpha1/spec.js';
+import {
+  KubeApiError,
+  type KubeClient,
+  type ObjectRef,
+  type SecretValue,
+  type StoredSchemaMigration,
+  type WorkloadState,
+} from './types.js';
+
+/** Reasons the API server would put in a Status, for error bodies that carry none. */
+const reasonByStatus: Readonly<Record<number, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  410: 'Expired',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/** Job pods carry one of these labels, depending on the Kubernetes version that created them. */
+const jobNameLabels = ['job-name', 'batch.kubernetes.io/job-name'] as const;
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Loads a kubeconfig from a file, or the default chain: KUBECONFIG, ~/.kube/config, in-cluster. */
+export function loadKubeConfig(options: { kubeconfigPath?: string } = {}): KubeConfig {
+  const kc = new KubeConfig();
+  if (options.kubeconfigPath !== undefined) kc.loadFromFile(options.kubeconfigPath);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function parseStatusBody(body: unknown): { reason?: string; message?: string } {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return {};
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  const { reason, message } = parsed as Record<string, unknown>;
+  return {
+    ...(typeof reason === 'string' && reason !== '' ? { reason } : {}),
+    ...(typeof message === 'string' && message !== '' ? { message } : {}),
+  };
+}
+
+/**
+ * Turns anything a call threw into a KubeApiError. The message comes from the Status only, never from the
+ * library's own message, which embeds the response body and headers.
+ */
+function toKubeApiError(err: unknown, what: string, sensitive = false): KubeApiError {
+  if (err instanceof KubeApiError) return err;
+  if (err instanceof ApiException) {
+    const status = parseStatusBody(err.body);
+    const reason = status.reason ?? reasonByStatus[err.code] ?? 'Unknown';
+    return new KubeApiError(err.code, reason, status.message ?? `${what}: HTTP ${err.code}`);
+  }
+  // A parse error of a Secret's response could quote its data, so keep only the error's name.
+  if (sensitive) return new KubeApiError(0, 'Unknown', `${what}: ${errorName(err)}`);
+  const detail = err instanceof Error ? err.message : String(err);
+  return new KubeApiError(0, 'Unknown', `${what}: ${detail}`, { cause: err });
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}
+
+async function call<T>(what: string, request: () => Promise<T>, sensitive = false): Promise<T> {
+  try {
+    return await request();
+  } catch (err) {
+    throw toKubeApiError(err, what, sensitive);
+  }
+}
+
+async function readOrUndefined<T>(
+  what: string,
+  request: () => Promise<T>,
+  sensitive = false,
+): Promise<T | undefined> {
+  try {
+    return await call(what, request, sensitive);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+function labelSelector(matchLabels: Record<string, string>): string {
+  return Object.entries(matchLabels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+}
+
+function named(kind: string, ref: ObjectRef): string {
+  return `${kind} ${ref.namespace}/${ref.name}`;
+}
+
+/** The termination state of the pod's first container (by the spec's order, not the status array's). */
+function firstContainerStatus(pod: V1Pod): V1ContainerStatus | undefined {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const firstName = pod.spec?.containers[0]?.name;
+  return statuses.find((s) => s.name === firstName) ?? statuses[0];
+}
+
+function terminatedAt(pod: V1Pod): number {
+  const finished = firstContainerStatus(pod)?.state?.terminated?.finishedAt;
+  return (finished ?? pod.metadata?.creationTimestamp)?.getTime() ?? 0;
+}
+
+/** The most recently terminated pod, by the first container's finish time, then creation time. */
+function newestTerminated(pods: V1Pod[]): V1Pod | undefined {
+  const terminated = pods.filter((pod) => firstContainerStatus(pod)?.state?.terminated !== undefined);
+  return terminated.sort((a, b) => terminatedAt(b) - terminatedAt(a))[0];
+}
+
+function toWorkloadState(workload: {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { replicas?: number };
+  status?: { replicas?: number };
+}): WorkloadState {
+  return {
+    replicas: workload.spec?.replicas ?? 1,
+    currentReplicas: workload.status?.replicas ?? 0,
+    annotations: workload.metadata?.annotations ?? {},
+  };
+}
+
+/** The KubeClient over @kubernetes/client-node. */
+export function createKubeClient(kc: KubeConfig): KubeClient {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const crd = { group: GROUP, version: VERSION, plural: PLURAL };
+
+  const listJobPods = async (ref: ObjectRef): Promise<V1Pod[]> => {
+    for (const label of jobNameLabels) {
+      const pods = await call(`listing pods of ${named('Job', ref)}`, () =>
+        core.listNamespacedPod({ namespace: ref.namespace, labelSelector: `${label}=${ref.name}` }),
+      );
+      if (pods.items.length > 0) return pods.items;
+    }
+    return [];
+  };
+
+  return {
+    getSchemaMigration: (ref) =>
+      readOrUndefined(
+        `reading ${named('SchemaMigration', ref)}`,
+        async () => (await custom.getNamespacedCustomObject({ ...crd, ...ref })) as StoredSchemaMigration,
+      ),
+
+    listSchemaMigrations: async (namespace) => {
+      const list = (await call(`listing SchemaMigrations in ${namespace ?? 'all namespaces'}`, () =>
+        namespace === undefined
+          ? custom.listClusterCustomObject(crd)
+          : custom.listNamespacedCustomObject({ ...crd, namespace }),
+      )) as { items?: StoredSchemaMigration[] };
+      return list.items ?? [];
+    },
+
+    patchSchemaMigrationStatus: (ref, status, resourceVersion) => {
+      const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };
+      return call(
+        `patching the status of ${named('SchemaMigration', ref)}`,
+        async () =>
+          (await custom.patchNamespacedCustomObjectStatus(
+            { ...crd, ...ref, body },
+            mergePatch,
+          )) as StoredSchemaMigration,
+      );
+    },
+
+    setSchemaMigrationFinalizers: (ref, finalizers, resourceVersion) =>
+      call(
+        `setting the finalizers of ${named('SchemaMigration', ref)}`,
+        async () =>
+          (await custom.patchNamespacedCustomObject(
+            { ...crd, ...ref, body: { metadata: { finalizers, resourceVersion } } },
+            mergePatch,
+          )) as StoredSchemaMigration,
+      ),
+
+    getSecretValue: async (ref, key): Promise<SecretValue> => {
+      const secret = await readOrUndefined(
+        `reading ${named('Secret', ref)}`,
+        () => core.readNamespacedSecret(ref),
+        true,
+      );
+      if (secret === undefined) return { found: false };
+      const encoded = secret.data?.[key];
+      return {
+        found: true,
+        value: encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8'),
+      };
+    },
+
+    getConfigMapData: async (ref) => {
+      const configMap = await readOrUndefined(`reading ${named('ConfigMap', ref)}`, () =>
+        core.readNamespacedConfigMap(ref),
+      );
+      return configMap === undefined ? undefined : (configMap.data ?? {});
+    },
+
+    listConfigMapData: async (namespace, matchLabels) => {
+      const selector = labelSelector(matchLabels);
+      const list = await call(`listing ConfigMaps in ${namespace} matching ${selector}`, () =>
+        core.listNamespacedConfigMap({ namespace, labelSelector: selector }),
+      );
+      return list.items
+        .map((cm) => ({ name: cm.metadata?.name ?? '', data: cm.data ?? {} }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    pvcExists: async (ref) =>
+      (await readOrUndefined(`reading ${named('PersistentVolumeClaim', ref)}`, () =>
+        core.readNamespacedPersistentVolumeClaim(ref),
+      )) !== undefined,
+
+    getWorkload: async (kind: WorkloadKind, ref) => {
+      const workload = await readOrUndefined(`reading ${named(kind, ref)}`, () =>
+        kind === 'Deployment' ? apps.readNamespacedDeployment(ref) : apps.readNamespacedStatefulSet(ref),
+      );
+      return workload === undefined ? undefined : toWorkloadState(workload);
+    },
+
+    scaleWorkload: async (kind: WorkloadKind, ref, replicas) => {
+      const request = { ...ref, body: { spec: { replicas } } };
+      await call(`scaling ${named(kind, ref)} to ${replicas}`, () =>
+        kind === 'Deployment'
+          ? apps.patchNamespacedDeploymentScale(request, mergePatch)
+          : apps.patchNamespacedStatefulSetScale(request, mergePatch),
+      );
+    },
+
+    annotateWorkload: async (kind: WorkloadKind, ref, annotations) => {
+      const request = { ...ref, body: { metadata: { annotations } } };
+      await call(`annotating ${named(kind, ref)}`, () =>
+        kind === 'Deployment'
+          ? apps.patchNamespacedDeployment(request, mergePatch)
+          : apps.patchNamespacedStatefulSet(request, mergePatch),
+      );
+    },
+
+    getJob: (ref) => readOrUndefined(`reading ${named('Job', ref)}`, () => batch.readNamespacedJob(ref)),
+
+    createJob: (job: V1Job) => {
+      const namespace = job.metadata?.namespace;
+      const name = job.metadata?.name ?? job.metadata?.generateName ?? '';
+      if (namespace === undefined || namespace === '')
+        return Promise.reject(new KubeApiError(400, 'BadRequest', `Job ${name} has no metadata.namespace`));
+      return call(`creating ${named('Job', { namespace, name })}`, () =>
+        batch.createNamespacedJob({ namespace, body: job }),
+      );
+    },
+
+    getJobTerminationMessage: async (ref) => {
+      const pod = newestTerminated(await listJobPods(ref));
+      return pod === undefined ? undefined : firstContainerStatus(pod)?.state?.terminated?.message;
+    },
+  };
+}
