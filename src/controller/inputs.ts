@@ -1,0 +1,117 @@
+import { Reason } from '../api/v1alpha1/conditions.js';
+import type { SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
+import type { KubeClient } from '../kube/types.js';
+import { MigrationError } from '../migrations/errors.js';
+import { parseMigrationSource, type MigrationSource } from '../migrations/source.js';
+
+/** Everything a run reads from the cluster before it may act. */
+export interface Inputs {
+  readonly databaseUrl: string;
+  readonly source: MigrationSource;
+}
+
+/** Why a run cannot start: said in a condition, nothing touched. */
+export interface Refusal {
+  readonly reason: string;
+  readonly message: string;
+}
+
+export type Gathered =
+  { readonly ok: true; readonly inputs: Inputs } | { readonly ok: false; readonly refusal: Refusal };
+
+/** Thrown inside this module only, so each reader can stop at the first missing object. */
+class Refused extends Error {
+  readonly refusal: Refusal;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.refusal = { reason, message };
+  }
+}
+
+const refuse = (reason: string, message: string): never => {
+  throw new Refused(reason, message);
+};
+
+async function readDatabaseUrl(
+  kube: KubeClient,
+  namespace: string,
+  spec: SchemaMigrationSpec,
+): Promise<string> {
+  const { name, key } = spec.database.urlFrom.secretKeyRef;
+  const secret = await kube.getSecretValue({ namespace, name }, key);
+  if (!secret.found)
+    return refuse(Reason.SecretNotFound, `Secret ${namespace}/${name} (spec.database.urlFrom) not found`);
+  if (!secret.value)
+    return refuse(Reason.SecretKeyNotFound, `Secret ${namespace}/${name} has no key "${key}"`);
+  return secret.value;
+}
+
+async function migrationFiles(
+  kube: KubeClient,
+  namespace: string,
+  spec: SchemaMigrationSpec,
+): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  const { configMaps, selector } = spec.migrations;
+  for (const { name } of configMaps ?? []) {
+    const data = await kube.getConfigMapData({ namespace, name });
+    if (!data)
+      return refuse(
+        Reason.ConfigMapNotFound,
+        `ConfigMap ${namespace}/${name} (spec.migrations.configMaps) not found`,
+      );
+    Object.assign(files, data);
+  }
+  if (selector) {
+    const found = await kube.listConfigMapData(namespace, selector.matchLabels ?? {});
+    if (found.length === 0) {
+      return refuse(
+        Reason.NoMigrationsFound,
+        `no ConfigMap in ${namespace} matches spec.migrations.selector`,
+      );
+    }
+    for (const { data } of found) Object.assign(files, data);
+  }
+  return files;
+}
+
+async function checkObjects(
+  kube: KubeClient,
+  namespace: string,
+  spec: SchemaMigrationSpec,
+): Promise<void> {
+  if (
+    spec.workload &&
+    !(await kube.getWorkload(spec.workload.kind, { namespace, name: spec.workload.name }))
+  ) {
+    return refuse(
+      Reason.WorkloadNotFound,
+      `${spec.workload.kind} ${namespace}/${spec.workload.name} (spec.workload) not found`,
+    );
+  }
+  if (spec.backup && !(await kube.pvcExists({ namespace, name: spec.backup.pvc }))) {
+    refuse(
+      Reason.BackupPvcNotFound,
+      `PersistentVolumeClaim ${namespace}/${spec.backup.pvc} (spec.backup.pvc) not found`,
+    );
+  }
+}
+
+/** Reads the Secret, the migration ConfigMaps, the workload and the backup PVC; refuses, naming what is missing. */
+export async function gatherInputs(
+  kube: KubeClient,
+  namespace: string,
+  spec: SchemaMigrationSpec,
+): Promise<Gathered> {
+  try {
+    const databaseUrl = await readDatabaseUrl(kube, namespace, spec);
+    const files = await migrationFiles(kube, namespace, spec);
+    await checkObjects(kube, namespace, spec);
+    return { ok: true, inputs: { databaseUrl, source: parseMigrationSource(files) } };
+  } catch (err) {
+    if (err instanceof Refused) return { ok: false, refusal: err.refusal };
+    if (err instanceof MigrationError)
+      return { ok: false, refusal: { reason: err.code, message: err.message } };
+    throw err;
+  }
+}

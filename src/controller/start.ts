@@ -1,0 +1,124 @@
+import { ConditionStatus, ConditionType, Reason } from '../api/v1alpha1/conditions.js';
+import { Annotation } from '../api/v1alpha1/keys.js';
+import { Phase } from '../api/v1alpha1/phases.js';
+import { kubeTimestamp } from '../api/v1alpha1/set-condition.js';
+import type { SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
+import type { Plan as StatusPlan } from '../api/v1alpha1/status.js';
+import type { StoredSchemaMigration } from '../kube/types.js';
+import { planToTarget } from '../migrations/engine.js';
+import { MigrationError } from '../migrations/errors.js';
+import type { Plan } from '../migrations/planner.js';
+import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
+import { DONE, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
+import { setFinalizer } from './finalizer.js';
+import type { Inputs } from './inputs.js';
+import { engineOptions, writeStatus } from './run.js';
+import { atTarget, progressing, stalled, summarise, type Summary } from './summary.js';
+import type { Logger } from 'pino';
+
+/** A failed run is retried only after the spec (generation) or the retry annotation changes. */
+export function failureStillStands(object: StoredSchemaMigration): boolean {
+  const failure = object.status?.failure;
+  if (!failure) return false;
+  const retry = object.metadata.annotations?.[Annotation.retry];
+  return failure.generation === (object.metadata.generation ?? 0) && failure.retry === retry;
+}
+
+export async function report(
+  ctx: ReconcileContext,
+  object: StoredSchemaMigration,
+  summary: Summary,
+  extra: Record<string, unknown> = {},
+): Promise<ReconcileResult> {
+  const target = { ctx, object };
+  await writeStatus(target, (o) => ({ ...summarise(o, summary, ctx.now()), ...extra }));
+  return DONE;
+}
+
+async function planFor(spec: SchemaMigrationSpec, inputs: Inputs, log: Logger): Promise<Plan | Summary> {
+  try {
+    const target = parseTarget(spec.targetRevision);
+    return await planToTarget(engineOptions(spec, inputs.databaseUrl, log), inputs.source, target);
+  } catch (err) {
+    if (err instanceof TargetSyntaxError)
+      return stalled(Reason.InvalidSpec, `spec.targetRevision: ${err.message}`);
+    if (err instanceof MigrationError && err.isRefusal) return stalled(err.code, err.message);
+    if (err instanceof MigrationError) throw new TransientError(err.code, err.message, { cause: err });
+    throw err;
+  }
+}
+
+function statusPlan(plan: Plan, now: Date): StatusPlan {
+  return {
+    from: plan.from,
+    to: plan.to,
+    direction: plan.direction === 'up' ? 'Up' : 'Down',
+    migrations: plan.migrations.map((m) => m.revision),
+    destructive: plan.destructive,
+    hash: plan.hash,
+    startedAt: kubeTimestamp(now),
+  };
+}
+
+function dataLossRefusal(plan: Plan): Summary {
+  const statements = plan.destructiveStatements.map((d) => `${d.revision}: ${d.statement}`).join('; ');
+  return stalled(
+    Reason.DataLossNotAllowed,
+    `the plan can lose data (${statements}); set spec.policy.allowDataLoss: true to allow it`,
+  );
+}
+
+/**
+ * Plans from the database to the target and, when there is work, writes the plan to status before any action.
+ * Returns the started plan, or the result to end the reconcile with (at target, refused).
+ */
+export async function startRun(
+  ctx: ReconcileContext,
+  object: StoredSchemaMigration,
+  spec: SchemaMigrationSpec,
+  inputs: { inputs: Inputs; log: Logger },
+): Promise<{ object: StoredSchemaMigration; plan: StatusPlan } | ReconcileResult> {
+  const plan = await planFor(spec, inputs.inputs, inputs.log);
+  if (!('hash' in plan)) return report(ctx, object, plan);
+  if (plan.migrations.length === 0) {
+    return report(ctx, object, atTarget(`the database is at ${plan.to}`), {
+      currentRevision: plan.to,
+      failure: null,
+    });
+  }
+  if (plan.destructive && !spec.policy.allowDataLoss)
+    return report(ctx, object, dataLossRefusal(plan), { currentRevision: plan.from });
+  const now = ctx.now();
+  const started = statusPlan(plan, now);
+  const run = { ctx, object };
+  const first = spec.workload ? Phase.ScalingDown : spec.backup ? Phase.BackingUp : Phase.Migrating;
+  const message = `${started.direction === 'Up' ? 'applying' : 'rolling back'} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}`;
+  if (spec.workload) run.object = await setFinalizer(ctx.kube, run.object, true);
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(first, Reason.Progressing, message), now, [
+      {
+        type: ConditionType.WorkloadScaledDown,
+        status: ConditionStatus.False,
+        reason: spec.workload ? Reason.ScalingDown : Reason.NoWorkload,
+        message: '',
+      },
+      {
+        type: ConditionType.BackedUp,
+        status: ConditionStatus.False,
+        reason: spec.backup ? Reason.BackingUp : Reason.BackupNotConfigured,
+        message: '',
+      },
+      {
+        type: ConditionType.Migrated,
+        status: ConditionStatus.False,
+        reason: Reason.Progressing,
+        message: '',
+      },
+    ]),
+    plan: started,
+    currentRevision: plan.from,
+    failure: null,
+  }));
+  inputs.log.info({ from: plan.from, to: plan.to, hash: plan.hash }, 'run started');
+  return { object: run.object, plan: started };
+}

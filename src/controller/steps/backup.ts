@@ -1,0 +1,91 @@
+import type { V1Job } from '@kubernetes/client-node';
+import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
+import { Phase } from '../../api/v1alpha1/phases.js';
+import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
+import type { BackupSpec } from '../../api/v1alpha1/spec.js';
+import { isAlreadyExists } from '../../kube/types.js';
+import { redact, secretsOf } from '../../redact.js';
+import { backupJobName, buildBackupJob, parseBackupSummary } from '../../specs/backup-job.js';
+import { poll } from '../context.js';
+import { writeStatus, type Run, type StepResult } from '../run.js';
+import { progressing, summarise } from '../summary.js';
+import { failRun } from './fail.js';
+
+function finished(job: V1Job, type: 'Complete' | 'Failed') {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+}
+
+async function startJob(run: Run, backup: BackupSpec, name: string): Promise<StepResult> {
+  const { metadata } = run.object;
+  const job = buildBackupJob({
+    migration: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid },
+    planHash: run.plan.hash,
+    backup,
+    databaseSecret: run.spec.database.urlFrom.secretKeyRef,
+    timeoutSeconds: run.timeouts.backup / 1000,
+    now: run.ctx.now(),
+  });
+  try {
+    await run.ctx.kube.createJob(job);
+    run.log.info({ job: name }, 'backup started');
+  } catch (err) {
+    // Created by an earlier attempt: adopt it and look again.
+    if (!isAlreadyExists(err)) throw err;
+  }
+  return poll;
+}
+
+/** Runs the backup Job for this plan (one per plan hash, adopted if it exists) and records the dump. */
+export async function backUp(run: Run, backup: BackupSpec): Promise<StepResult> {
+  const { kube } = run.ctx;
+  const namespace = run.object.metadata.namespace;
+  const name = backupJobName(run.object.metadata.name, run.plan.hash);
+  if (run.object.status?.lastBackup?.job === name) return 'continue';
+  const now = run.ctx.now();
+  const job = await kube.getJob({ namespace, name });
+  const failed = job && finished(job, 'Failed');
+  if (failed) {
+    const said = redact(
+      (await kube.getJobTerminationMessage({ namespace, name })) ?? '',
+      secretsOf(run.inputs.databaseUrl),
+    );
+    const reason = failed.reason === 'DeadlineExceeded' ? Reason.BackupTimedOut : Reason.BackupFailed;
+    return failRun(
+      run,
+      reason,
+      `backup Job ${name} failed: ${said.trim() || failed.message || failed.reason || 'no message'}`,
+    );
+  }
+  if (!job || !finished(job, 'Complete')) {
+    await writeStatus(run, (o) =>
+      summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, `backup Job ${name} is running`), now),
+    );
+    return job ? poll : startJob(run, backup, name);
+  }
+  const summary = parseBackupSummary(await kube.getJobTerminationMessage({ namespace, name }));
+  if (!summary)
+    return failRun(run, Reason.BackupFailed, `backup Job ${name} completed without reporting its file`);
+  await writeStatus(run, (o) => ({
+    ...summarise(
+      o,
+      progressing(Phase.BackingUp, Reason.BackupSucceeded, `backed up to ${summary.file}`),
+      now,
+      [
+        {
+          type: ConditionType.BackedUp,
+          status: ConditionStatus.True,
+          reason: Reason.BackupSucceeded,
+          message: `${summary.file} (${summary.sizeBytes} bytes)`,
+        },
+      ],
+    ),
+    lastBackup: {
+      file: summary.file,
+      job: name,
+      completedAt: kubeTimestamp(now),
+      sizeBytes: summary.sizeBytes,
+    },
+  }));
+  run.log.info({ job: name, file: summary.file }, 'backup succeeded');
+  return 'continue';
+}

@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import {
+  ApiextensionsV1Api,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { parse } from 'yaml';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
+import { TransientError, type ReconcileContext } from '../../src/controller/context.js';
+import { reconcile } from '../../src/controller/reconcile.js';
+import { createKubeClient } from '../../src/kube/client.js';
+import type { KubeClient, ObjectRef, StoredSchemaMigration } from '../../src/kube/types.js';
+import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
+import { freshDatabase } from '../support/db.js';
+import { waitFor } from '../localcluster/support.js';
+
+const crdPath = new URL('../../crds/schemaops.dev_schemamigrations.yaml', import.meta.url);
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** The local control plane with the CRD installed, API clients, and every log line the operator wrote. */
+export interface Harness {
+  cluster: LocalCluster;
+  kc: KubeConfig;
+  kube: KubeClient;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  batch: BatchV1Api;
+  custom: CustomObjectsApi;
+  logs: string[];
+  context(kube?: KubeClient): ReconcileContext;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  const cluster = await startLocalCluster({
+    controllers: { workloads: { delayMs: 50 }, jobs: { retryDelayMs: 50 } },
+  });
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster.kubeconfig());
+  const kube = createKubeClient(kc);
+  const crd = parse(readFileSync(crdPath, 'utf8')) as V1CustomResourceDefinition;
+  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+  await waitFor(async () => Array.isArray(await kube.listSchemaMigrations()), {
+    what: 'the CRD to be served',
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const log = pino({ level: 'debug' }, sink);
+  return {
+    cluster,
+    kc,
+    kube,
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    batch: kc.makeApiClient(BatchV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+    logs,
+    context: (client = createKubeClient(kc)) => ({ kube: client, log, now: () => new Date() }),
+    stop: () => cluster.stop(),
+  };
+}
+
+export interface Fixture {
+  namespace: string;
+  databaseUrl: string;
+  ref: ObjectRef;
+}
+
+export interface FixtureOptions {
+  files: Record<string, string>;
+  workload?: { kind: 'Deployment' | 'StatefulSet'; replicas: number };
+  pvc?: boolean;
+}
+
+let counter = 0;
+
+function podTemplate(labels: Record<string, string>) {
+  return { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'orders-api:1' }] } };
+}
+
+/** A namespace with a database Secret, a migrations ConfigMap, and optionally a workload and a backup PVC. */
+export async function createFixture(h: Harness, options: FixtureOptions): Promise<Fixture> {
+  const namespace = `shop-${++counter}`;
+  const databaseUrl = await freshDatabase('ctl');
+  await h.core.createNamespace({ body: { metadata: { name: namespace } } });
+  await h.core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name: 'orders-db' }, stringData: { url: databaseUrl } },
+  });
+  await h.core.createNamespacedConfigMap({
+    namespace,
+    body: { metadata: { name: 'orders-migrations' }, data: options.files },
+  });
+  if (options.workload) {
+    const labels = { app: 'orders-api' };
+    const spec = {
+      replicas: options.workload.replicas,
+      selector: { matchLabels: labels },
+      template: podTemplate(labels),
+    };
+    const metadata = { name: 'orders-api' };
+    if (options.workload.kind === 'Deployment')
+      await h.apps.createNamespacedDeployment({ namespace, body: { metadata, spec } });
+    else
+      await h.apps.createNamespacedStatefulSet({
+        namespace,
+        body: { metadata, spec: { ...spec, serviceName: 'orders-api' } },
+      });
+    await waitFor(
+      async () =>
+        (await h.kube.getWorkload(options.workload!.kind, { namespace, name: 'orders-api' }))
+          ?.currentReplicas === options.workload!.replicas,
+      { what: 'the workload to start' },
+    );
+  }
+  if (options.pvc) {
+    await h.core.createNamespacedPersistentVolumeClaim({
+      namespace,
+      body: {
+        metadata: { name: 'orders-backups' },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      },
+    });
+  }
+  return { namespace, databaseUrl, ref: { namespace, name: 'orders' } };
+}
+
+/** A SchemaMigration spec for the fixture; override any part. */
+export function migrationSpec(
+  fixture: FixtureOptions,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    targetRevision: 'latest',
+    database: { urlFrom: { secretKeyRef: { name: 'orders-db', key: 'url' } } },
+    migrations: { configMaps: [{ name: 'orders-migrations' }] },
+    ...(fixture.workload ? { workload: { kind: fixture.workload.kind, name: 'orders-api' } } : {}),
+    ...(fixture.pvc ? { backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3 } } : {}),
+    policy: { allowDataLoss: true },
+    ...overrides,
+  };
+}
+
+export async function createMigration(h: Harness, f: Fixture, spec: Record<string, unknown>): Promise<void> {
+  await h.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: f.namespace,
+    plural: PLURAL,
+    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: f.ref.name }, spec },
+  });
+}
+
+export async function patchMigration(h: Harness, f: Fixture, body: Record<string, unknown>): Promise<void> {
+  await h.custom.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace: f.namespace, plural: PLURAL, name: f.ref.name, body },
+    mergePatch,
+  );
+}
+
+/** What a test sees at each pass of the loop: the object and the workload's replicas. */
+export interface Tick {
+  object: StoredSchemaMigration | undefined;
+  replicas: number | undefined;
+}
+
+/**
+ * Runs reconciles as the work queue would (requeues and backoff shortened) until the condition holds,
+ * failing at the deadline. Returns the workload's replicas seen at each pass.
+ */
+export async function converge(
+  h: Harness,
+  f: Fixture,
+  until: (object: StoredSchemaMigration | undefined) => boolean,
+  options: { ctx?: ReconcileContext; timeoutMs?: number; workload?: 'Deployment' | 'StatefulSet' } = {},
+): Promise<number[]> {
+  const ctx = options.ctx ?? h.context();
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const replicas: number[] = [];
+  for (;;) {
+    let wait = 20;
+    try {
+      const result = await reconcile(ctx, f.ref);
+      if (result.requeueAfterMs !== undefined) wait = Math.min(result.requeueAfterMs, 50);
+    } catch (err) {
+      if (!(err instanceof TransientError)) throw err;
+      wait = 50;
+    }
+    const object = await h.kube.getSchemaMigration(f.ref);
+    if (options.workload) {
+      const state = await h.kube.getWorkload(options.workload, {
+        namespace: f.namespace,
+        name: 'orders-api',
+      });
+      if (state) replicas.push(state.currentReplicas);
+    }
+    if (until(object)) return replicas;
+    if (Date.now() > deadline) {
+      throw new Error(`did not converge; status: ${JSON.stringify(object?.status)}`);
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+export const condition = (object: StoredSchemaMigration | undefined, type: string) =>
+  object?.status?.conditions?.find((c) => c.type === type);
+
+export const isReady = (object: StoredSchemaMigration | undefined) =>
+  condition(object, 'Ready')?.status === 'True' &&
+  object?.status?.observedGeneration === object?.metadata.generation;
+
+export const isStalled = (object: StoredSchemaMigration | undefined) =>
+  condition(object, 'Stalled')?.status === 'True';
+
+export async function listBackupJobs(h: Harness, f: Fixture): Promise<string[]> {
+  const jobs = await h.batch.listNamespacedJob({ namespace: f.namespace });
+  return jobs.items.map((j) => j.metadata?.name ?? '').sort();
+}
+
+export { freshDatabase };
