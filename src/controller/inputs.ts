@@ -75,11 +75,7 @@ async function migrationFiles(
   return files;
 }
 
-async function checkObjects(
-  kube: KubeClient,
-  namespace: string,
-  spec: SchemaMigrationSpec,
-): Promise<void> {
+async function checkObjects(kube: KubeClient, namespace: string, spec: SchemaMigrationSpec): Promise<void> {
   if (
     spec.workload &&
     !(await kube.getWorkload(spec.workload.kind, { namespace, name: spec.workload.name }))

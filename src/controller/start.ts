@@ -48,6 +48,16 @@ async function planFor(spec: SchemaMigrationSpec, inputs: Inputs, log: Logger): 
   }
 }
 
+/** Says in status why nothing happens yet, then lets the queue retry with backoff. */
+async function reportTransient(
+  ctx: ReconcileContext,
+  object: StoredSchemaMigration,
+  err: TransientError,
+): Promise<never> {
+  await report(ctx, object, progressing(Phase.Pending, err.reason, `${err.message}; retrying`));
+  throw err;
+}
+
 function statusPlan(plan: Plan, now: Date): StatusPlan {
   return {
     from: plan.from,
@@ -78,7 +88,9 @@ export async function startRun(
   spec: SchemaMigrationSpec,
   inputs: { inputs: Inputs; log: Logger },
 ): Promise<{ object: StoredSchemaMigration; plan: StatusPlan } | ReconcileResult> {
-  const plan = await planFor(spec, inputs.inputs, inputs.log);
+  const plan = await planFor(spec, inputs.inputs, inputs.log).catch((err: unknown) =>
+    err instanceof TransientError ? reportTransient(ctx, object, err) : Promise.reject(err),
+  );
   if (!('hash' in plan)) return report(ctx, object, plan);
   if (plan.migrations.length === 0) {
     return report(ctx, object, atTarget(`the database is at ${plan.to}`), {

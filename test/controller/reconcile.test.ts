@@ -76,4 +76,105 @@ describe('a SchemaMigration taken end to end', () => {
     );
     expect(listing).toContain('TOC');
   });
+
+  it('rolls back when targetRevision is patched, keeping the rows of the tables that stay', async () => {
+    const options = { files, workload: deployment, pvc: true };
+    const f = await createFixture(h, options);
+    await createMigration(h, f, migrationSpec(options));
+    await converge(h, f, isReady);
+    await query(f.databaseUrl, "UPDATE orders SET note = 'kept' WHERE id = 1");
+    await patchMigration(h, f, { spec: { targetRevision: '1_create-orders' } });
+    const replicas = await converge(
+      h,
+      f,
+      (o) => isReady(o) && o?.status?.currentRevision === '1_create-orders',
+      { workload: 'Deployment' },
+    );
+
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('1_create-orders');
+    expect(await query(f.databaseUrl, 'SELECT id, total FROM orders ORDER BY id')).toEqual([
+      { id: 1, total: 10 },
+      { id: 2, total: 20 },
+      { id: 3, total: 30 },
+    ]);
+    expect(replicas).toContain(0);
+    expect(replicas.at(-1)).toBe(3);
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.history?.map((e) => [e.direction, e.to])).toEqual([
+      ['Down', '1_create-orders'],
+      ['Up', '3_create-customers'],
+    ]);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
+  });
+
+  it('goes to base with no workload and no backup', async () => {
+    const options = { files };
+    const f = await createFixture(h, options);
+    await createMigration(h, f, migrationSpec(options, { targetRevision: '2_add-note' }));
+    await converge(h, f, isReady);
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('2_add-note');
+    await patchMigration(h, f, { spec: { targetRevision: 'base' } });
+    await converge(h, f, (o) => isReady(o) && o?.status?.currentRevision === 'base');
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('base');
+    const tables = await query(
+      f.databaseUrl,
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders'",
+    );
+    expect(tables).toEqual([]);
+    expect(await listBackupJobs(h, f)).toEqual([]);
+    expect(condition(await h.kube.getSchemaMigration(f.ref), 'BackedUp')?.reason).toBe('BackupNotConfigured');
+  });
+
+  it('scales a StatefulSet down and back', async () => {
+    const options = { files, workload: { kind: 'StatefulSet' as const, replicas: 2 } };
+    const f = await createFixture(h, options);
+    await createMigration(h, f, migrationSpec(options));
+    const replicas = await converge(h, f, isReady, { workload: 'StatefulSet' });
+    expect(replicas).toContain(0);
+    expect(replicas.at(-1)).toBe(2);
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
+  });
+
+  it('leaves the database unchanged when a migration fails, restores the replicas, and stalls naming the file', async () => {
+    const options = { files: failingFourth, workload: deployment, pvc: true };
+    const f = await createFixture(h, options);
+    await createMigration(h, f, migrationSpec(options, { targetRevision: '3_create-customers' }));
+    await converge(h, f, isReady);
+    const before = await query(f.databaseUrl, 'SELECT * FROM orders ORDER BY id');
+    await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
+    const replicas = await converge(h, f, (o) => isStalled(o) && o?.status?.plan === undefined, {
+      workload: 'Deployment',
+    });
+
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
+    expect(await query(f.databaseUrl, 'SELECT * FROM orders ORDER BY id')).toEqual(before);
+    expect(await query(f.databaseUrl, "SELECT 1 FROM pg_tables WHERE tablename = 'audit'")).toEqual([]);
+    expect(replicas).toContain(0);
+    const object = await h.kube.getSchemaMigration(f.ref);
+    const stalledCondition = condition(object, 'Stalled');
+    expect(stalledCondition?.reason).toBe('MigrationFailed');
+    expect(stalledCondition?.message).toContain('4_broken.sql');
+    expect(stalledCondition?.message).toContain('invalid input syntax for type integer');
+    expect(object?.status?.phase).toBe('Failed');
+    expect(object?.status?.history?.[0]).toMatchObject({ outcome: 'Failed', to: '4_broken' });
+    await converge(h, f, () => true, { workload: 'Deployment' });
+    await waitForReplicas(f.namespace, 3);
+
+    // Not retried until the spec or the retry annotation changes.
+    const jobs = await listBackupJobs(h, f);
+    await converge(h, f, () => true);
+    expect(await listBackupJobs(h, f)).toEqual(jobs);
+    expect((await h.kube.getSchemaMigration(f.ref))?.status?.failure?.reason).toBe('MigrationFailed');
+  });
 });
+
+async function waitForReplicas(namespace: string, replicas: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = await h.kube.getWorkload('Deployment', { namespace, name: 'orders-api' });
+    if (state?.currentReplicas === replicas && state.replicas === replicas) return;
+    if (Date.now() > deadline)
+      throw new Error(`workload did not reach ${replicas} replicas: ${JSON.stringify(state)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
