@@ -117,7 +117,7 @@ describe('bad input is refused before any action', () => {
   });
 
   it('an irreversible step and a drifted file are refused naming the file', async () => {
-    const irreversible = {
+    const irreversible: Record<string, string> = {
       ...files,
       '4_backfill.sql': '-- Up Migration\nUPDATE orders SET note = upper(note);\n',
     };
