@@ -21,7 +21,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
-    rules: { 'max-statements': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+    rules: { 'max-statements': 'off', complexity: 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   prettier,

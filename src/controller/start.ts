@@ -88,9 +88,13 @@ export async function startRun(
   spec: SchemaMigrationSpec,
   inputs: { inputs: Inputs; log: Logger },
 ): Promise<{ object: StoredSchemaMigration; plan: StatusPlan } | ReconcileResult> {
-  const plan = await planFor(spec, inputs.inputs, inputs.log).catch((err: unknown) =>
-    err instanceof TransientError ? reportTransient(ctx, object, err) : Promise.reject(err),
-  );
+  let plan: Plan | Summary;
+  try {
+    plan = await planFor(spec, inputs.inputs, inputs.log);
+  } catch (err) {
+    if (err instanceof TransientError) return reportTransient(ctx, object, err);
+    throw err;
+  }
   if (!('hash' in plan)) return report(ctx, object, plan);
   if (plan.migrations.length === 0) {
     return report(ctx, object, atTarget(`the database is at ${plan.to}`), {

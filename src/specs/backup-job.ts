@@ -29,6 +29,8 @@ export interface BackupJobInput {
   readonly timeoutSeconds: number;
   /** Stamps the dump file name. */
   readonly now: Date;
+  /** The name the run recorded for its Job; derived from the plan hash when absent. */
+  readonly jobName?: string;
 }
 
 /** What the backup container writes to its termination message (and stdout) on success. */
@@ -202,7 +204,7 @@ export function buildBackupJob(input: BackupJobInput): V1Job {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: backupJobName(input.migration.name, input.planHash),
+      name: input.jobName ?? backupJobName(input.migration.name, input.planHash),
       namespace: input.migration.namespace,
       labels,
       ownerReferences: [ownerReference(input.migration)],

@@ -36,6 +36,10 @@ export const planSchema = z
     destructive: z.boolean().describe('Whether the plan goes down or drops data.'),
     hash: z.string().describe('sha256:<hex> over the plan; what `schemaops.dev/approve` must carry.'),
     startedAt: timestamp.optional().describe('When the run began acting on the plan.'),
+    backupJob: z
+      .string()
+      .optional()
+      .describe("The run's backup Job, recorded before it is created so a restart adopts it."),
   })
   .describe('The run under way or waiting for approval.');
 

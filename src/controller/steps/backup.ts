@@ -1,10 +1,11 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
 import type { BackupSpec } from '../../api/v1alpha1/spec.js';
 import { isAlreadyExists } from '../../kube/types.js';
 import { redact, secretsOf } from '../../redact.js';
+import { createHash, randomBytes } from 'node:crypto';
 import { backupJobName, buildBackupJob, parseBackupSummary } from '../../specs/backup-job.js';
 import { poll } from '../context.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
@@ -15,11 +16,20 @@ function finished(job: V1Job, type: 'Complete' | 'Failed') {
   return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 }
 
+/** One Job per run: the plan hash with a nonce, so a retried run never adopts the failed Job of an earlier one. */
+function newJobName(run: Run): string {
+  const runHash = createHash('sha256')
+    .update(`${run.plan.hash}:${randomBytes(8).toString('hex')}`)
+    .digest('hex');
+  return backupJobName(run.object.metadata.name, runHash);
+}
+
 async function startJob(run: Run, backup: BackupSpec, name: string): Promise<StepResult> {
   const { metadata } = run.object;
   const job = buildBackupJob({
     migration: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid },
     planHash: run.plan.hash,
+    jobName: name,
     backup,
     databaseSecret: run.spec.database.urlFrom.secretKeyRef,
     timeoutSeconds: run.timeouts.backup / 1000,
@@ -35,27 +45,30 @@ async function startJob(run: Run, backup: BackupSpec, name: string): Promise<Ste
   return poll;
 }
 
+async function backupFailed(run: Run, name: string, failed: V1JobCondition): Promise<StepResult> {
+  const namespace = run.object.metadata.namespace;
+  const said = await run.ctx.kube.getJobTerminationMessage({ namespace, name });
+  const detail = redact(said ?? '', secretsOf(run.inputs.databaseUrl)).trim();
+  const reason = failed.reason === 'DeadlineExceeded' ? Reason.BackupTimedOut : Reason.BackupFailed;
+  return failRun(
+    run,
+    reason,
+    `backup Job ${name} failed: ${detail || failed.message || failed.reason || 'no message'}`,
+  );
+}
+
 /** Runs the backup Job for this plan (one per plan hash, adopted if it exists) and records the dump. */
 export async function backUp(run: Run, backup: BackupSpec): Promise<StepResult> {
   const { kube } = run.ctx;
   const namespace = run.object.metadata.namespace;
-  const name = backupJobName(run.object.metadata.name, run.plan.hash);
+  const name = run.object.status?.plan?.backupJob ?? newJobName(run);
+  // Intent first: a restart finds the name in status and adopts the Job instead of making another.
+  await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, backupJob: name } } : {}));
   if (run.object.status?.lastBackup?.job === name) return 'continue';
   const now = run.ctx.now();
   const job = await kube.getJob({ namespace, name });
   const failed = job && finished(job, 'Failed');
-  if (failed) {
-    const said = redact(
-      (await kube.getJobTerminationMessage({ namespace, name })) ?? '',
-      secretsOf(run.inputs.databaseUrl),
-    );
-    const reason = failed.reason === 'DeadlineExceeded' ? Reason.BackupTimedOut : Reason.BackupFailed;
-    return failRun(
-      run,
-      reason,
-      `backup Job ${name} failed: ${said.trim() || failed.message || failed.reason || 'no message'}`,
-    );
-  }
+  if (failed) return backupFailed(run, name, failed);
   if (!job || !finished(job, 'Complete')) {
     await writeStatus(run, (o) =>
       summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, `backup Job ${name} is running`), now),

@@ -1,6 +1,5 @@
 import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
 import { HISTORY_LIMIT, type HistoryEntry, type Outcome } from '../../api/v1alpha1/status.js';
-import { backupJobName } from '../../specs/backup-job.js';
 import type { Run } from '../run.js';
 
 /** The run as one history line, put in front of the older ones (newest first, at most HISTORY_LIMIT). */
@@ -18,9 +17,7 @@ export function historyWith(run: Run, outcome: Outcome, now: Date): HistoryEntry
     ...(run.spec.workload
       ? { downtimeSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 1000)) }
       : {}),
-    ...(backup && backup.job === backupJobName(run.object.metadata.name, plan.hash)
-      ? { backupFile: backup.file }
-      : {}),
+    ...(backup && backup.job === run.object.status?.plan?.backupJob ? { backupFile: backup.file } : {}),
   };
   return [entry, ...(run.object.status?.history ?? [])].slice(0, HISTORY_LIMIT);
 }
