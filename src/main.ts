@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommand } from './cli/db.js';
 import { registerLocalClusterCommand } from './localcluster/command.js';
+import { registerOperatorCommand } from './cli/operator.js';
 import { EXIT_USAGE } from './cli/exit.js';
 
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDbCommand(program);
+  registerOperatorCommand(program);
   registerLocalClusterCommand(program);
   return program;
 }

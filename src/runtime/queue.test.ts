@@ -1,0 +1,89 @@
+import { describe, expect, it } from '@jest/globals';
+import { WorkQueue } from './queue.js';
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('WorkQueue', () => {
+  it('never works on one key twice at once and coalesces adds made meanwhile into one more run', async () => {
+    const gate = deferred();
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const queue = new WorkQueue(
+      async () => {
+        running++;
+        runs++;
+        maxRunning = Math.max(maxRunning, running);
+        if (runs === 1) await gate.promise;
+        running--;
+        return {};
+      },
+      { concurrency: 4, backoffMinMs: 10, backoffMaxMs: 100 },
+    );
+    queue.add('shop/orders');
+    await until(() => runs === 1);
+    for (let i = 0; i < 5; i++) queue.add('shop/orders');
+    gate.resolve();
+    await until(() => runs === 2 && running === 0);
+    expect(maxRunning).toBe(1);
+    await queue.stop();
+    expect(runs).toBe(2);
+  });
+
+  it('works on different keys in parallel up to the concurrency', async () => {
+    const gate = deferred();
+    let running = 0;
+    let maxRunning = 0;
+    const queue = new WorkQueue(
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await gate.promise;
+        running--;
+        return {};
+      },
+      { concurrency: 2, backoffMinMs: 10, backoffMaxMs: 100 },
+    );
+    ['a/1', 'a/2', 'a/3'].forEach((k) => queue.add(k));
+    await until(() => running === 2);
+    expect(queue.depth).toBe(1);
+    gate.resolve();
+    await until(() => running === 0 && queue.depth === 0);
+    expect(maxRunning).toBe(2);
+    await queue.stop();
+  });
+
+  it('retries a failing key with growing backoff and honours requeueAfter', async () => {
+    const delays: number[] = [];
+    let calls = 0;
+    const queue = new WorkQueue(
+      () => {
+        calls++;
+        if (calls <= 3) return Promise.reject(new Error('boom'));
+        return Promise.resolve(calls === 4 ? { requeueAfterMs: 20 } : {});
+      },
+      {
+        concurrency: 1,
+        backoffMinMs: 10,
+        backoffMaxMs: 25,
+        onError: (_k, _e, retryInMs) => delays.push(retryInMs),
+      },
+    );
+    queue.add('shop/orders');
+    await until(() => calls === 5);
+    expect(delays).toEqual([10, 20, 25]);
+    await queue.stop();
+  });
+});

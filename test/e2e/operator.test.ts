@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { stringify } from 'yaml';
+import { currentRevision } from '../../src/migrations/engine.js';
+import { freshDatabase, query, testPostgres } from '../support/db.js';
+import { files } from '../controller/fixtures.js';
+import { startTestCluster, waitFor, type TestCluster } from '../localcluster/support.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let t: TestCluster;
+let operator: ChildProcess;
+let operatorOutput = '';
+let databaseUrl: string;
+
+function manifests(url: string): string {
+  const labels = { app: 'orders-api' };
+  const docs = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'orders-db', namespace: 'shop' },
+      stringData: { url },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'orders-migrations', namespace: 'shop' },
+      data: files,
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'orders-backups', namespace: 'shop' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'orders-api', namespace: 'shop' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'api', image: 'orders-api:1' }] } },
+      },
+    },
+    {
+      apiVersion: 'schemaops.dev/v1alpha1',
+      kind: 'SchemaMigration',
+      metadata: { name: 'orders', namespace: 'shop' },
+      spec: {
+        targetRevision: 'latest',
+        database: { urlFrom: { secretKeyRef: { name: 'orders-db', key: 'url' } } },
+        migrations: { configMaps: [{ name: 'orders-migrations' }] },
+        workload: { kind: 'Deployment', name: 'orders-api' },
+        backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 5 },
+      },
+    },
+  ];
+  return docs.map((d) => stringify(d)).join('---\n');
+}
+
+beforeAll(async () => {
+  t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
+  databaseUrl = await freshDatabase('e2e');
+  await t.kubectl(['apply', '-f', join(root, 'crds/schemaops.dev_schemamigrations.yaml')]);
+  await t.kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/schemamigrations.schemaops.dev',
+    '--timeout=30s',
+  ]);
+  operator = spawn(
+    process.execPath,
+    [
+      '--import',
+      join(root, 'scripts/register-ts.js'),
+      join(root, 'src/main.ts'),
+      'operator',
+      '--kubeconfig',
+      t.kubeconfigPath,
+      '--log-level',
+      'debug',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  operator.stdout?.on('data', (chunk: Buffer) => (operatorOutput += chunk.toString()));
+  operator.stderr?.on('data', (chunk: Buffer) => (operatorOutput += chunk.toString()));
+});
+
+afterAll(async () => {
+  if (operator.exitCode === null) operator.kill('SIGKILL');
+  await t.close();
+});
+
+describe('schemaops operator, driven through kubectl', () => {
+  it('migrates on apply, rolls back on one kubectl patch, and exits cleanly on SIGTERM', async () => {
+    await t.kubectl(['apply', '-f', '-'], { input: manifests(databaseUrl) });
+    await t.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'smig/orders', '--timeout=60s']);
+    expect(await currentRevision({ databaseUrl })).toBe('3_create-customers');
+    const table = await t.kubectl(['-n', 'shop', 'get', 'smig', 'orders']);
+    expect(table.stdout).toMatch(/orders\s+latest\s+3_create-customers\s+Ready\s+True/);
+
+    await t.kubectl([
+      '-n',
+      'shop',
+      'patch',
+      'smig',
+      'orders',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"targetRevision":"1_create-orders","policy":{"allowDataLoss":true}}}',
+    ]);
+    await t.kubectl([
+      '-n',
+      'shop',
+      'wait',
+      '--for=jsonpath={.status.currentRevision}=1_create-orders',
+      'smig/orders',
+      '--timeout=60s',
+    ]);
+    await t.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'smig/orders', '--timeout=60s']);
+    expect(await currentRevision({ databaseUrl })).toBe('1_create-orders');
+    expect(await query(databaseUrl, 'SELECT total FROM orders ORDER BY id')).toEqual([
+      { total: 10 },
+      { total: 20 },
+      { total: 30 },
+    ]);
+    const replicas = await t.kubectl([
+      '-n',
+      'shop',
+      'get',
+      'deployment',
+      'orders-api',
+      '-o',
+      'jsonpath={.status.replicas}',
+    ]);
+    expect(replicas.stdout).toBe('3');
+
+    const exited = new Promise<number | null>((resolve) => operator.once('exit', resolve));
+    operator.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await waitFor(() => operatorOutput.includes('operator stopped'), {
+      what: 'the operator to log its stop',
+    });
+    expect(operatorOutput).not.toContain(testPostgres().password);
+    expect(operatorOutput).not.toMatch(/postgres:\/\/[^\s"]*@/);
+  });
+});
