@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
 import { failingFourth, files } from './fixtures.js';
 import {
   condition,
@@ -169,12 +170,11 @@ describe('a SchemaMigration taken end to end', () => {
 });
 
 async function waitForReplicas(namespace: string, replicas: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const state = await h.kube.getWorkload('Deployment', { namespace, name: 'orders-api' });
-    if (state?.currentReplicas === replicas && state.replicas === replicas) return;
-    if (Date.now() > deadline)
-      throw new Error(`workload did not reach ${replicas} replicas: ${JSON.stringify(state)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(
+    async () => {
+      const state = await h.kube.getWorkload('Deployment', { namespace, name: 'orders-api' });
+      return state?.currentReplicas === replicas && state.replicas === replicas;
+    },
+    { what: `the workload to reach ${replicas} replicas` },
+  );
 }

@@ -12,6 +12,7 @@ import {
 import { MigrationError } from '../../src/migrations/errors.js';
 import { parseTarget } from '../../src/migrations/target.js';
 import { freshDatabase, query } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
 import { failingThird, ordersMigrations } from './fixtures.js';
 
 const to = (target: string) => parseTarget(target, { allowRelative: true });
@@ -36,15 +37,6 @@ async function tables(url: string): Promise<string[]> {
 
 async function orders(url: string): Promise<unknown[]> {
   return query(url, 'SELECT * FROM orders ORDER BY id');
-}
-
-/** Polls until the condition holds or the deadline passes. */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('the migration engine on a real PostgreSQL', () => {
