@@ -18,7 +18,7 @@ import { failRun, settleFailure } from './steps/fail.js';
 import { historyWith } from './steps/history.js';
 import { migrate } from './steps/migrate.js';
 import { releaseWorkload, restoreWorkload, scaleDown } from './steps/workload.js';
-import { atTarget, stalled, summarise, type Summary } from './summary.js';
+import { atTarget, progressing, stalled, summarise, type Summary } from './summary.js';
 
 const suspended: Summary = {
   phase: Phase.Suspended,
@@ -36,13 +36,20 @@ async function finalize(
   log: Logger,
 ): Promise<ReconcileResult> {
   if (!hasFinalizer(object)) return DONE;
+  const target = { ctx, object };
   const validation = validateSpec(object.spec);
   const original = object.status?.workload?.originalReplicas;
-  if (validation.ok && validation.spec.workload && original !== undefined) {
-    await releaseWorkload(ctx.kube, object.metadata.namespace, validation.spec.workload, original);
+  const workload = validation.ok ? validation.spec.workload : undefined;
+  if (workload && original !== undefined) {
+    const what = `${workload.kind} ${object.metadata.namespace}/${workload.name}`;
+    const message = `restoring ${what} to ${original} replicas before deletion`;
+    await writeStatus(target, (o) =>
+      summarise(o, progressing(Phase.Deleting, Reason.Deleting, message), ctx.now()),
+    );
+    await releaseWorkload(ctx.kube, object.metadata.namespace, workload, original);
     log.info({ replicas: original }, 'workload restored before deletion');
   }
-  await setFinalizer(ctx.kube, object, false);
+  await setFinalizer(ctx.kube, target.object, false);
   return DONE;
 }
 
