@@ -1,11 +1,31 @@
 import type { Logger } from 'pino';
-import type { KubeClient, ObjectRef } from '../kube/types.js';
+import type { KubeClient, ObjectRef, StoredSchemaMigration } from '../kube/types.js';
+
+/** Where a run reports what it did: Events for people, numbers for metrics. Best effort, never throws. */
+export interface RunObserver {
+  event(object: StoredSchemaMigration, type: 'Normal' | 'Warning', reason: string, note: string): void;
+  migrated(direction: 'Up' | 'Down', count: number, seconds: number): void;
+  backedUp(seconds: number): void;
+  downtime(seconds: number): void;
+}
+
+export const silentObserver: RunObserver = {
+  event: () => undefined,
+  migrated: () => undefined,
+  backedUp: () => undefined,
+  downtime: () => undefined,
+};
 
 /** What a reconcile works with; tests pass their own clock. */
 export interface ReconcileContext {
   readonly kube: KubeClient;
   readonly log: Logger;
   readonly now: () => Date;
+  readonly observer?: RunObserver;
+}
+
+export function observerOf(ctx: ReconcileContext): RunObserver {
+  return ctx.observer ?? silentObserver;
 }
 
 /** What a reconcile asks of the work queue: nothing (wait for a change), or look again after a while. */

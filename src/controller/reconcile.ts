@@ -8,7 +8,7 @@ import { validateSpec } from '../api/v1alpha1/validate.js';
 import type { ObjectRef, StoredSchemaMigration } from '../kube/types.js';
 import { currentRevision } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
-import { DONE, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
+import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
 import { hasFinalizer, setFinalizer } from './finalizer.js';
 import { gatherInputs, type Inputs } from './inputs.js';
 import { engineOptions, writeStatus, type Run, type StepResult } from './run.js';
@@ -74,6 +74,8 @@ async function finish(run: Run): Promise<ReconcileResult> {
   }));
   run.object = await setFinalizer(run.ctx.kube, run.object, false);
   run.log.info({ revision: to }, 'run finished');
+  const downtime = run.object.status?.history?.[0]?.downtimeSeconds;
+  if (downtime !== undefined) observerOf(run.ctx).downtime(downtime);
   return DONE;
 }
 

@@ -9,7 +9,7 @@ import { planToTarget } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
 import type { Plan } from '../migrations/planner.js';
 import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
-import { DONE, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
+import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
 import { setFinalizer } from './finalizer.js';
 import type { Inputs } from './inputs.js';
 import { engineOptions, writeStatus } from './run.js';
@@ -31,7 +31,11 @@ export async function report(
   extra: Record<string, unknown> = {},
 ): Promise<ReconcileResult> {
   const target = { ctx, object };
+  const before = object.status?.conditions?.find((c) => c.type === 'Stalled');
   await writeStatus(target, (o) => ({ ...summarise(o, summary, ctx.now()), ...extra }));
+  // One Warning when a refusal starts or changes, not one per reconcile.
+  const changed = before?.status !== 'True' || before.reason !== summary.reason;
+  if (summary.stalled && changed) observerOf(ctx).event(object, 'Warning', summary.reason, summary.message);
   return DONE;
 }
 

@@ -7,7 +7,7 @@ import { isAlreadyExists } from '../../kube/types.js';
 import { redact, secretsOf } from '../../redact.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { backupJobName, buildBackupJob, parseBackupSummary } from '../../specs/backup-job.js';
-import { poll } from '../context.js';
+import { observerOf, poll } from '../context.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
@@ -38,6 +38,7 @@ async function startJob(run: Run, backup: BackupSpec, name: string): Promise<Ste
   try {
     await run.ctx.kube.createJob(job);
     run.log.info({ job: name }, 'backup started');
+    observerOf(run.ctx).event(run.object, 'Normal', 'BackupStarted', `backup Job ${name} started`);
   } catch (err) {
     // Created by an earlier attempt: adopt it and look again.
     if (!isAlreadyExists(err)) throw err;
@@ -75,7 +76,14 @@ export async function backUp(run: Run, backup: BackupSpec): Promise<StepResult> 
     );
     return job ? poll : startJob(run, backup, name);
   }
-  const summary = parseBackupSummary(await kube.getJobTerminationMessage({ namespace, name }));
+  return backupSucceeded(run, job, name);
+}
+
+/** Records the finished dump in status (lastBackup, BackedUp) from the Job's termination message. */
+async function backupSucceeded(run: Run, job: V1Job, name: string): Promise<StepResult> {
+  const namespace = run.object.metadata.namespace;
+  const now = run.ctx.now();
+  const summary = parseBackupSummary(await run.ctx.kube.getJobTerminationMessage({ namespace, name }));
   if (!summary)
     return failRun(run, Reason.BackupFailed, `backup Job ${name} completed without reporting its file`);
   await writeStatus(run, (o) => ({
@@ -100,5 +108,13 @@ export async function backUp(run: Run, backup: BackupSpec): Promise<StepResult> 
     },
   }));
   run.log.info({ job: name, file: summary.file }, 'backup succeeded');
+  const started = job.status?.startTime?.getTime();
+  if (started !== undefined) observerOf(run.ctx).backedUp((now.getTime() - started) / 1000);
+  observerOf(run.ctx).event(
+    run.object,
+    'Normal',
+    'BackupSucceeded',
+    `${summary.file} (${summary.sizeBytes} bytes) by Job ${name}`,
+  );
   return 'continue';
 }

@@ -1,7 +1,7 @@
 import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
-import { DONE, type ReconcileResult } from '../context.js';
+import { DONE, observerOf, type ReconcileResult } from '../context.js';
 import { setFinalizer } from '../finalizer.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
 import { stalled, summarise } from '../summary.js';
@@ -18,6 +18,7 @@ export async function failRun(run: Run, reason: string, message: string): Promis
     run.spec.policy.onFailure === 'KeepWorkloadDown' && run.object.status?.workload !== undefined;
   const detail = keepDown ? `${message}; the workload is kept at 0 replicas (policy.onFailure)` : message;
   run.log.warn({ reason }, 'run failed');
+  observerOf(run.ctx).event(run.object, 'Warning', reason, detail);
   await writeStatus(run, (o) => ({
     ...summarise(o, stalled(reason, detail, Phase.Failed), now),
     failure: {

@@ -3,7 +3,7 @@ import { Phase } from '../../api/v1alpha1/phases.js';
 import { currentRevision, migrateToTarget } from '../../migrations/engine.js';
 import { MigrationError, MigrationErrorCode } from '../../migrations/errors.js';
 import { parseTarget } from '../../migrations/target.js';
-import { TransientError } from '../context.js';
+import { observerOf, TransientError } from '../context.js';
 import { engineOptions, elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
@@ -32,8 +32,17 @@ export async function migrate(run: Run): Promise<StepResult> {
           now,
         ),
       );
-      await migrateToTarget(options, run.inputs.source, parseTarget(target));
+      observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
+      const started = Date.now();
+      const result = await migrateToTarget(options, run.inputs.source, parseTarget(target));
       run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
+      observerOf(run.ctx).migrated(
+        run.plan.direction,
+        result.plan.migrations.length,
+        (Date.now() - started) / 1000,
+      );
+      const done = `${result.plan.migrations.length} migration(s); the database is at ${target}`;
+      observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
     }
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;

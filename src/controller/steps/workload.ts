@@ -3,7 +3,7 @@ import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import type { WorkloadRef } from '../../api/v1alpha1/spec.js';
 import type { KubeClient } from '../../kube/types.js';
-import { poll } from '../context.js';
+import { observerOf, poll } from '../context.js';
 import { elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
@@ -50,7 +50,15 @@ export async function scaleDown(run: Run, workload: WorkloadRef): Promise<StepRe
   if (state.annotations[Annotation.originalReplicas] !== String(original)) {
     await kube.annotateWorkload(workload.kind, ref, { [Annotation.originalReplicas]: String(original) });
   }
-  if (state.replicas !== 0) await kube.scaleWorkload(workload.kind, ref, 0);
+  if (state.replicas !== 0) {
+    await kube.scaleWorkload(workload.kind, ref, 0);
+    observerOf(run.ctx).event(
+      run.object,
+      'Normal',
+      'ScalingDown',
+      `scaling ${describe(workload, namespace)} from ${original} to 0 replicas`,
+    );
+  }
   const now = run.ctx.now();
   if (state.replicas !== 0 || state.currentReplicas > 0) {
     if (elapsedMs(run) > run.timeouts.scaleDown) {
@@ -121,5 +129,11 @@ export async function restoreWorkload(run: Run, workload: WorkloadRef): Promise<
     ),
     workload: null,
   }));
+  observerOf(run.ctx).event(
+    run.object,
+    'Normal',
+    'WorkloadRestored',
+    `${describe(workload, namespace)} is back to ${original} replicas`,
+  );
   return 'continue';
 }
