@@ -6,6 +6,7 @@ import {
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
+  type ObjectCache,
   type V1Job,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -13,46 +14,84 @@ import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
 import { Label, MANAGED_BY } from '../api/v1alpha1/keys.js';
 import type { ObjectRef } from './types.js';
 
+export interface WatchOptions {
+  /** Namespaces to watch; every namespace when empty. */
+  readonly namespaces: readonly string[];
+  /** Every this often, every known SchemaMigration is handed over again. */
+  readonly resyncPeriodMs: number;
+  /** A watch that has delivered nothing for this long is restarted. */
+  readonly idleTimeoutMs: number;
+  readonly log: Logger;
+}
+
 export interface Watches {
   /** Resolves once every informer has listed (the first sync). */
   readonly synced: Promise<void>;
+  isSynced(): boolean;
   stop(): Promise<void>;
 }
 
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
 
-/** Runs an informer forever: on any error it is restarted with exponential backoff, never left stopped. */
-function keepRunning<T extends KubernetesObject>(
-  informer: Informer<T>,
-  what: string,
-  log: Logger,
-): { first: Promise<void>; stop: () => Promise<void> } {
-  let stopped = false;
-  let delay = RESTART_MIN_MS;
-  let timer: NodeJS.Timeout | undefined;
-  informer.on('connect', () => {
-    delay = RESTART_MIN_MS;
-  });
-  informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    log.warn(
-      { watch: what, err: err instanceof Error ? err.message : String(err), retryInMs: delay },
-      'watch failed; restarting',
-    );
-    timer = setTimeout(() => {
-      informer.start().catch(() => undefined); // a failed start reports through 'error' again
-    }, delay);
-    delay = Math.min(delay * 2, RESTART_MAX_MS);
-  });
-  return {
-    first: informer.start(),
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await informer.stop();
-    },
-  };
+type AnyInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+/**
+ * Keeps an informer running: restarted with exponential backoff after an error, and restarted when it has
+ * been silent for longer than the idle bound (a watch that went quiet without closing).
+ */
+class SupervisedInformer {
+  readonly informer: AnyInformer;
+  readonly first: Promise<void>;
+  private readonly what: string;
+  private readonly log: Logger;
+  private delay = RESTART_MIN_MS;
+  private lastActivity = Date.now();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(informer: AnyInformer, what: string, log: Logger) {
+    this.informer = informer;
+    this.what = what;
+    this.log = log;
+    const touch = () => {
+      this.lastActivity = Date.now();
+    };
+    informer.on('connect', () => {
+      touch();
+      this.delay = RESTART_MIN_MS;
+    });
+    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, touch);
+    informer.on('error', (err: unknown) => this.restartLater(err));
+    this.first = informer.start();
+  }
+
+  private restartLater(err: unknown): void {
+    if (this.stopped || this.restartTimer) return;
+    const message = err instanceof Error ? err.message : String(err);
+    this.log.warn({ watch: this.what, err: message, retryInMs: this.delay }, 'watch failed; restarting');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.lastActivity = Date.now();
+      this.informer.start().catch((e: unknown) => this.restartLater(e));
+    }, this.delay);
+    this.delay = Math.min(this.delay * 2, RESTART_MAX_MS);
+  }
+
+  /** Restarts the informer when it has been silent too long. */
+  async checkIdle(idleTimeoutMs: number): Promise<void> {
+    if (this.stopped || this.restartTimer || Date.now() - this.lastActivity < idleTimeoutMs) return;
+    this.log.info({ watch: this.what, idleMs: Date.now() - this.lastActivity }, 'watch silent; restarting');
+    this.lastActivity = Date.now();
+    await this.informer.stop();
+    this.informer.start().catch((e: unknown) => this.restartLater(e));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
 }
 
 function refOf(object: KubernetesObject): ObjectRef | undefined {
@@ -60,56 +99,78 @@ function refOf(object: KubernetesObject): ObjectRef | undefined {
   return namespace && name ? { namespace, name } : undefined;
 }
 
-/**
- * Watches SchemaMigrations (in one namespace or all) and the backup Jobs the operator owns, calling
- * `changed` with the SchemaMigration each event concerns.
- */
-export function watchSchemaMigrations(
-  kc: KubeConfig,
-  options: { namespace?: string; log: Logger },
-  changed: (ref: ObjectRef) => void,
-): Watches {
+function migrationInformer(kc: KubeConfig, namespace: string | undefined): AnyInformer {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const batch = kc.makeApiClient(BatchV1Api);
-  const { namespace } = options;
-  const migrationsPath = namespace
-    ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`
-    : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
-  const listMigrations = () =>
+  const base = `/apis/${GROUP}/${VERSION}`;
+  const path = namespace ? `${base}/namespaces/${namespace}/${PLURAL}` : `${base}/${PLURAL}`;
+  const list = () =>
     (namespace
       ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })
       : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<
       KubernetesListObject<KubernetesObject>
     >;
+  return makeInformer(kc, path, list);
+}
+
+function jobInformer(kc: KubeConfig, namespace: string | undefined): AnyInformer {
+  const batch = kc.makeApiClient(BatchV1Api);
   const selector = `${Label.managedBy}=${MANAGED_BY}`;
-  const jobsPath = namespace ? `/apis/batch/v1/namespaces/${namespace}/jobs` : '/apis/batch/v1/jobs';
-  const listJobs = () =>
+  const path = namespace ? `/apis/batch/v1/namespaces/${namespace}/jobs` : '/apis/batch/v1/jobs';
+  const list = () =>
     namespace
       ? batch.listNamespacedJob({ namespace, labelSelector: selector })
       : batch.listJobForAllNamespaces({ labelSelector: selector });
+  return makeInformer<V1Job>(kc, path, list, selector);
+}
 
-  const migrations = makeInformer(kc, migrationsPath, listMigrations);
-  const jobs = makeInformer<V1Job>(kc, jobsPath, listJobs, selector);
+/**
+ * Watches SchemaMigrations and the backup Jobs the operator owns (in the given namespaces, or all), calling
+ * `changed` with the SchemaMigration each event concerns, and again for every one at each resync.
+ */
+export function watchSchemaMigrations(
+  kc: KubeConfig,
+  options: WatchOptions,
+  changed: (ref: ObjectRef) => void,
+): Watches {
+  const scopes = options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
   const onMigration = (object: KubernetesObject) => {
     const ref = refOf(object);
     if (ref) changed(ref);
   };
-  const onJob = (job: V1Job) => {
+  const onJob = (job: KubernetesObject) => {
     const owner = job.metadata?.labels?.[Label.migration];
     if (owner && job.metadata?.namespace) changed({ namespace: job.metadata.namespace, name: owner });
   };
+  const migrations = scopes.map((ns) => migrationInformer(kc, ns));
+  const jobs = scopes.map((ns) => jobInformer(kc, ns));
   for (const verb of ['add', 'update', 'delete'] as const) {
-    migrations.on(verb, onMigration);
-    jobs.on(verb, onJob);
+    migrations.forEach((i) => i.on(verb, onMigration));
+    jobs.forEach((i) => i.on(verb, onJob));
   }
-  const running = [
-    keepRunning(migrations, 'schemamigrations', options.log),
-    keepRunning(jobs, 'jobs', options.log),
+  const supervised = [
+    ...migrations.map(
+      (i, n) => new SupervisedInformer(i, `schemamigrations@${scopes[n] ?? 'all'}`, options.log),
+    ),
+    ...jobs.map((i, n) => new SupervisedInformer(i, `jobs@${scopes[n] ?? 'all'}`, options.log)),
   ];
+  let synced = false;
+  const first = Promise.all(supervised.map((s) => s.first)).then(() => {
+    synced = true;
+  });
+  const resync = setInterval(() => {
+    for (const informer of migrations) informer.list().forEach(onMigration);
+  }, options.resyncPeriodMs);
+  const watchdog = setInterval(
+    () => void Promise.all(supervised.map((s) => s.checkIdle(options.idleTimeoutMs))).catch(() => undefined),
+    Math.max(100, Math.min(options.idleTimeoutMs / 4, 30_000)),
+  );
   return {
-    synced: Promise.all(running.map((r) => r.first)).then(() => undefined),
+    synced: first,
+    isSynced: () => synced,
     stop: async () => {
-      await Promise.all(running.map((r) => r.stop()));
+      clearInterval(resync);
+      clearInterval(watchdog);
+      await Promise.all(supervised.map((s) => s.stop()));
     },
   };
 }

@@ -1,31 +1,29 @@
 import { pino, type Logger } from 'pino';
+import type { OperatorConfig } from '../config.js';
+import { TransientError, type ReconcileContext, type RunObserver } from '../controller/context.js';
 import { reconcile } from '../controller/reconcile.js';
-import { TransientError } from '../controller/context.js';
 import { createKubeClient, loadKubeConfig } from '../kube/client.js';
-import { watchSchemaMigrations } from '../kube/watch.js';
+import { createEventRecorder } from '../kube/events.js';
+import { createLeaseClient } from '../kube/lease.js';
+import { watchSchemaMigrations, type Watches } from '../kube/watch.js';
+import { startHttpServers, type HttpServers } from './health.js';
+import { LeaderElector } from './leader.js';
+import { createMetrics, type OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 
-export interface OperatorOptions {
-  readonly kubeconfigPath?: string;
-  /** Watch one namespace; all namespaces when omitted. */
-  readonly namespace?: string;
-  readonly concurrency: number;
-  readonly logLevel: string;
-}
-
 export interface RunningOperator {
-  /** Resolves once the watches have listed everything. */
-  readonly synced: Promise<void>;
-  /** Stops taking new work, lets running reconciles finish, and stops the watches. */
+  /** Whether this instance leads (always, without leader election) and its watches have listed everything. */
+  isSynced(): boolean;
+  readonly metricsPort: number;
+  readonly healthPort: number;
+  /** Stops taking new steps, lets running reconciles finish, releases the lease, closes the servers. */
   stop(): Promise<void>;
 }
 
-function keyOf(ref: { namespace: string; name: string }): string {
-  return `${ref.namespace}/${ref.name}`;
-}
+const key = (ref: { namespace: string; name: string }) => `${ref.namespace}/${ref.name}`;
 
-function refOfKey(key: string): { namespace: string; name: string } {
-  const [namespace = '', name = ''] = key.split('/');
+function refOfKey(text: string): { namespace: string; name: string } {
+  const [namespace = '', name = ''] = text.split('/');
   return { namespace, name };
 }
 
@@ -34,31 +32,159 @@ function errorFields(err: unknown): Record<string, unknown> {
   return { err: err instanceof Error ? err.message : String(err) };
 }
 
-/** Starts the controller: watches feed a keyed work queue whose worker is reconcile(). */
-export function startOperator(
-  options: OperatorOptions,
-  log: Logger = pino({ level: options.logLevel }),
-): RunningOperator {
-  const kc = loadKubeConfig(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {});
-  const ctx = { kube: createKubeClient(kc), log, now: () => new Date() };
-  const queue = new WorkQueue((key) => reconcile(ctx, refOfKey(key)), {
-    concurrency: options.concurrency,
-    backoffMinMs: 1_000,
-    backoffMaxMs: 300_000,
-    onError: (key, err, retryInMs) =>
-      log.warn({ key, retryInMs, ...errorFields(err) }, 'reconcile failed; retrying'),
+/** The step an Event's reason belongs to: its `action` in events.k8s.io terms. */
+function actionOf(reason: string): string {
+  if (/^Scal/.test(reason)) return 'ScaleDown';
+  if (/^Backup/.test(reason)) return 'Backup';
+  if (/^(Migrat|RolledBack|RollingBack)/.test(reason)) return 'Migrate';
+  if (/^Workload/.test(reason)) return 'RestoreWorkload';
+  return 'Reconcile';
+}
+
+function observer(
+  config: OperatorConfig,
+  metrics: OperatorMetrics,
+  log: Logger,
+  kc: Parameters<typeof createEventRecorder>[0],
+): RunObserver {
+  const events = createEventRecorder(kc, {
+    reportingController: 'schemaops.dev/operator',
+    reportingInstance: config.identity,
+    log,
   });
-  const watches = watchSchemaMigrations(
-    kc,
-    { log, ...(options.namespace ? { namespace: options.namespace } : {}) },
-    (ref) => queue.add(keyOf(ref)),
-  );
-  log.info({ namespace: options.namespace ?? 'all', concurrency: options.concurrency }, 'operator started');
   return {
-    synced: watches.synced,
+    event: (object, type, reason, note) =>
+      void events.record(object, { type, reason, action: actionOf(reason), note }),
+    migrated: (direction, count, seconds) => metrics.migrated(direction, count, seconds),
+    backedUp: (seconds) => metrics.backedUp(seconds),
+    downtime: (seconds) => metrics.downtime(seconds),
+  };
+}
+
+/** The queue whose worker is reconcile(), timed and counted. */
+function workQueue(
+  config: OperatorConfig,
+  ctx: ReconcileContext,
+  metrics: OperatorMetrics,
+  log: Logger,
+): WorkQueue {
+  const queue = new WorkQueue(
+    async (k) => {
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      try {
+        const result = await reconcile(ctx, refOfKey(k));
+        metrics.reconciled(result.requeueAfterMs === undefined ? 'success' : 'requeue', seconds());
+        return result;
+      } catch (err) {
+        metrics.reconciled('error', seconds());
+        throw err;
+      } finally {
+        metrics.queueDepth(queue.depth);
+      }
+    },
+    {
+      concurrency: config.maxConcurrentReconciles,
+      backoffMinMs: 1_000,
+      backoffMaxMs: 300_000,
+      onError: (k, err, retryInMs) =>
+        log.warn({ key: k, retryInMs, ...errorFields(err) }, 'reconcile failed; retrying'),
+    },
+  );
+  return queue;
+}
+
+/**
+ * Starts the operator: health and metrics servers at once; the watches and the work queue only while this
+ * instance leads (or always, without leader election).
+ */
+export async function startOperator(
+  config: OperatorConfig,
+  log: Logger = pino({ level: config.logLevel }),
+): Promise<RunningOperator> {
+  const kc = loadKubeConfig(config.kubeconfig ? { kubeconfigPath: config.kubeconfig } : {});
+  const metrics = createMetrics();
+  const ctx: ReconcileContext = {
+    kube: createKubeClient(kc),
+    log,
+    now: () => new Date(),
+    observer: observer(config, metrics, log, kc),
+  };
+  let work: { queue: WorkQueue; watches: Watches } | undefined;
+  const startWork = () => {
+    if (work) return;
+    const queue = workQueue(config, ctx, metrics, log);
+    const watchOptions = {
+      namespaces: config.namespaces,
+      resyncPeriodMs: config.resyncPeriod,
+      idleTimeoutMs: config.watchIdleTimeout,
+      log,
+    };
+    const watches = watchSchemaMigrations(kc, watchOptions, (ref) => {
+      queue.add(key(ref));
+      metrics.queueDepth(queue.depth);
+    });
+    work = { queue, watches };
+    log.info({ namespaces: config.namespaces.length > 0 ? config.namespaces : 'all' }, 'watching');
+  };
+  const stopWork = async () => {
+    const current = work;
+    work = undefined;
+    if (!current) return;
+    await current.queue.stop();
+    await current.watches.stop();
+  };
+  const elector = config.leaderElect
+    ? new LeaderElector({
+        client: createLeaseClient(kc),
+        lease: { namespace: config.leaseNamespace, name: config.leaseName },
+        identity: config.identity,
+        leaseDurationMs: config.leaseDuration,
+        renewDeadlineMs: config.renewDeadline,
+        retryPeriodMs: config.retryPeriod,
+        log,
+        onStartedLeading: () => {
+          metrics.leader(true);
+          startWork();
+        },
+        onStoppedLeading: () => {
+          metrics.leader(false);
+          void stopWork();
+        },
+      })
+    : undefined;
+  // A standby is ready (it serves and waits for the lease); a leader once its watches have listed everything.
+  const isSynced = () => work?.watches.isSynced() ?? false;
+  const isReady = () => (elector && !elector.isLeader() ? true : isSynced());
+  const servers: HttpServers = await startHttpServers({
+    metricsAddr: config.metricsAddr,
+    healthAddr: config.healthAddr,
+    registry: metrics.registry,
+    isReady,
+    log,
+  });
+  if (elector) elector.start();
+  else {
+    metrics.leader(true);
+    startWork();
+  }
+  log.info(
+    {
+      identity: config.identity,
+      leaderElect: config.leaderElect,
+      metricsPort: servers.metricsPort,
+      healthPort: servers.healthPort,
+    },
+    'operator started',
+  );
+  return {
+    isSynced,
+    metricsPort: servers.metricsPort,
+    healthPort: servers.healthPort,
     stop: async () => {
-      await queue.stop();
-      await watches.stop();
+      await stopWork();
+      await elector?.release();
+      await servers.close();
       log.info('operator stopped');
     },
   };

@@ -83,6 +83,10 @@ beforeAll(async () => {
       t.kubeconfigPath,
       '--log-level',
       'debug',
+      '--metrics-addr',
+      '127.0.0.1:0',
+      '--health-addr',
+      '127.0.0.1:0',
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
