@@ -7,11 +7,21 @@ NPM ?= npm
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Try it
+
+.PHONY: demo
+demo: ## Install what is missing, then migrate and roll back a sample app on a local control plane with a real PostgreSQL.
+	$(NPM) run demo
+
+.PHONY: e2e
+e2e: ## The kubectl-driven end-to-end test against the local control plane.
+	$(NPM) test -- test/e2e
+
 ##@ Development
 
 .PHONY: install
-install: ## Install the npm dependencies (Node 24 comes with them).
-	$(NPM) install
+install: ## Install what the tests need: apt packages if missing, npm packages (Node 24 among them), helm.
+	bash scripts/setup.sh >/dev/null
 
 .PHONY: build
 build: ## Compile TypeScript to dist/.

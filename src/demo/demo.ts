@@ -1,0 +1,210 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { loadConfig } from '../config.js';
+import { createKubeClient, loadKubeConfig } from '../kube/client.js';
+import type { KubeClient, ObjectRef, StoredSchemaMigration, WorkloadState } from '../kube/types.js';
+import { startLocalCluster } from '../localcluster/index.js';
+import { startPostgres } from '../localcluster/postgres.js';
+import { currentRevision } from '../migrations/engine.js';
+import { redact } from '../redact.js';
+import { startOperator } from '../runtime/operator.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const NAMESPACE = 'shop';
+const ref: ObjectRef = { namespace: NAMESPACE, name: 'orders' };
+
+export interface DemoOptions {
+  /** Keep everything running after the rollback until Ctrl-C. */
+  readonly wait: boolean;
+  readonly write: (line: string) => void;
+}
+
+function sampleMigrations(): Record<string, string> {
+  const dir = join(root, 'config/samples/migrations');
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
+}
+
+function manifests(databaseUrl: string, files: Record<string, string>): string {
+  const labels = { app: 'orders-api' };
+  const metadata = (name: string) => ({ name, namespace: NAMESPACE });
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: metadata('orders-db'), stringData: { url: databaseUrl } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata('orders-migrations'), data: files },
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: metadata('orders-backups'),
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: metadata('orders-api'),
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'api', image: 'orders-api:1.0' }] } },
+      },
+    },
+    {
+      apiVersion: 'schemaops.dev/v1alpha1',
+      kind: 'SchemaMigration',
+      metadata: metadata('orders'),
+      spec: {
+        targetRevision: 'latest',
+        database: { urlFrom: { secretKeyRef: { name: 'orders-db', key: 'url' } } },
+        migrations: { configMaps: [{ name: 'orders-migrations' }] },
+        workload: { kind: 'Deployment', name: 'orders-api' },
+        backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 5 },
+      },
+    },
+  ]
+    .map((doc) => stringify(doc))
+    .join('---\n');
+}
+
+function kubectl(env: NodeJS.ProcessEnv, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('kubectl', args, { env, timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`kubectl ${args[0] ?? ''} failed: ${stderr || err.message}`)) : resolve(stdout),
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** What a person watching cares about: phase, replicas, revision, backup. */
+function progressLine(
+  object: StoredSchemaMigration | undefined,
+  workload: WorkloadState | undefined,
+): string {
+  const status = object?.status;
+  const replicas = workload ? `${workload.currentReplicas}/${workload.replicas}` : '?';
+  return [
+    `phase=${(status?.phase ?? 'Pending').padEnd(17)}`,
+    `replicas=${replicas}`,
+    `revision=${status?.currentRevision ?? '?'}`,
+    `backup=${status?.lastBackup?.file ?? '-'}`,
+  ].join('  ');
+}
+
+function conditionTrue(object: StoredSchemaMigration | undefined, type: string) {
+  return object?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+}
+
+/** Prints a line whenever the picture changes, until the run is Ready at the revision. */
+async function watchRun(kube: KubeClient, write: (line: string) => void, revision: string): Promise<void> {
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    const object = await kube.getSchemaMigration(ref);
+    const line = progressLine(
+      object,
+      await kube.getWorkload('Deployment', { namespace: NAMESPACE, name: 'orders-api' }),
+    );
+    if (line !== last) write(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${line}`);
+    last = line;
+    if (conditionTrue(object, 'Ready') && object?.status?.currentRevision === revision) return;
+    const stalled = conditionTrue(object, 'Stalled');
+    if (stalled) throw new Error(`stalled: ${stalled.reason}: ${stalled.message}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Environment {
+  readonly databaseUrl: string;
+  readonly kubeconfig: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly pvcDir: string;
+}
+
+/** PostgreSQL, the local control plane with the CRD, and the operator; each registers its own cleanup. */
+async function startEnvironment(
+  write: (line: string) => void,
+  cleanups: (() => Promise<void>)[],
+): Promise<Environment> {
+  const postgres = await startPostgres();
+  cleanups.push(() => postgres.stop());
+  const databaseUrl = await postgres.createDatabase('orders');
+  write(`PostgreSQL on 127.0.0.1:${postgres.port} (a throwaway server)`);
+  const cluster = await startLocalCluster();
+  cleanups.push(() => cluster.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'schemaops-demo-'));
+  cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  const kubeconfig = join(dir, 'kubeconfig');
+  cluster.writeKubeconfig(kubeconfig, { namespace: NAMESPACE });
+  const env = { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dir, 'kubecache') };
+  write(
+    `Local control plane at ${cluster.url}; watch beside it with:\n  KUBECONFIG=${kubeconfig} kubectl get smig -w`,
+  );
+  await kubectl(env, ['apply', '-f', join(root, 'crds/schemaops.dev_schemamigrations.yaml')]);
+  await kubectl(env, ['wait', '--for=condition=Established', 'crd/schemamigrations.schemaops.dev']);
+  const config = loadConfig(
+    { kubeconfig, metricsAddr: '127.0.0.1:0', healthAddr: '127.0.0.1:0', logLevel: 'warn' },
+    {},
+  );
+  const operator = await startOperator(config, pino({ level: 'warn' }));
+  cleanups.push(() => operator.stop());
+  write('operator running (in this process)');
+  return { databaseUrl, kubeconfig, env, pvcDir: cluster.pvcDir(NAMESPACE, 'orders-backups') };
+}
+
+/** Deploys the sample, lets the operator migrate it, then rolls back one revision with kubectl patch. */
+async function migrateAndRollBack(e: Environment, write: (line: string) => void): Promise<void> {
+  const files = sampleMigrations();
+  const revisions = Object.keys(files).map((f) => f.slice(0, -4));
+  const kube = createKubeClient(loadKubeConfig({ kubeconfigPath: e.kubeconfig }));
+  write(
+    `\n$ kubectl apply -f -   # Deployment orders-api (3 replicas), ${revisions.length} migrations, SchemaMigration orders -> latest`,
+  );
+  await kubectl(e.env, ['apply', '-f', '-'], manifests(e.databaseUrl, files));
+  await watchRun(kube, write, revisions.at(-1) ?? 'base');
+  write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
+  const previous = revisions.at(-2) ?? 'base';
+  const patch = JSON.stringify({ spec: { targetRevision: previous, policy: { allowDataLoss: true } } });
+  write(`\n$ kubectl patch smig orders --type merge -p '${patch}'`);
+  await kubectl(e.env, ['patch', 'smig', 'orders', '--type', 'merge', '-p', patch]);
+  await watchRun(kube, write, previous);
+  write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
+  write(`\n$ kubectl get smig orders\n${(await kubectl(e.env, ['get', 'smig', 'orders'])).trimEnd()}`);
+  write(`backups on the simulated PVC: ${readdirSync(e.pvcDir).join(', ')}`);
+}
+
+/** The no-cluster demo: real PostgreSQL, pg_dump, operator and kubectl; simulated pods and Jobs. */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const { write } = options;
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  };
+  const onSignal = () => void cleanup().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    write(
+      'schemaops demo: real PostgreSQL, pg_dump, operator and kubectl; simulated pods and Jobs (local processes).',
+    );
+    const e = await startEnvironment(write, cleanups);
+    await migrateAndRollBack(e, write);
+    if (options.wait) {
+      write(`\nStill running: try kubectl (KUBECONFIG=${e.kubeconfig}). Ctrl-C stops and cleans up.`);
+      await new Promise<never>(() => undefined);
+    }
+  } catch (err) {
+    throw new Error(redact(err instanceof Error ? err.message : String(err)), { cause: err });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
