@@ -167,6 +167,7 @@ async function startCountingProxy(upstream: string): Promise<CountingProxy> {
       (response) => {
         answer = response;
         res.writeHead(response.statusCode ?? 502, response.headers);
+        res.flushHeaders(); // a watch's headers must not wait for its first event
         response.pipe(res);
       },
     );
@@ -622,13 +623,14 @@ interface SteadyFigures {
   readonly resync: ResyncFigures;
 }
 
-function reportSteady(options: Options, idle: ResyncFigures, idleRss: number, steady: SteadyFigures): void {
+function reportSteady(options: Options, idleRun: IdleFigures, steady: SteadyFigures): void {
+  const [idle, idleRss] = [idleRun.figures, idleRun.rss];
   const writes = (c: Counts) => sumWhere(c, (v) => WRITE_VERBS.has(v));
   const requests = (c: Counts) => sumWhere(c, (v) => v !== 'watch');
   const rss = mb(steady.rssAfterSync);
   console.log(`\nsteady state: ${options.count} SchemaMigrations at target, resync ${options.resync}`);
   row('', 'idle (0)', `${options.count}`, 'ratio / target');
-  row('time to /readyz', '', `${steady.readySeconds.toFixed(1)} s`);
+  row('time to /readyz', `${idleRun.readySeconds.toFixed(1)} s`, `${steady.readySeconds.toFixed(1)} s`);
   row('time until all Ready', '', `${steady.syncSeconds.toFixed(1)} s`);
   row(
     'requests until all Ready (writes)',
@@ -713,13 +715,17 @@ function reportReaction(r: ReactionFigures): void {
 // ---------------------------------------------------------------------------------------------------
 
 async function measureIdle(proxy: CountingProxy, kubeconfigPath: string, options: Options) {
+  const started = performance.now();
   const op = await spawnOperator(kubeconfigPath, options.resync);
   await waitReady(op, 60_000);
+  const readySeconds = (performance.now() - started) / 1000;
   const figures = await measureResync(proxy, op, options.resyncMs);
   const rss = (await scrape(op)).rssBytes;
   await op.stop();
-  return { figures, rss };
+  return { figures, rss, readySeconds };
 }
+
+type IdleFigures = Awaited<ReturnType<typeof measureIdle>>;
 
 async function measureSteady(proxy: CountingProxy, kubeconfigPath: string, base: string, options: Options) {
   const counts0 = proxy.snapshot();
@@ -773,7 +779,7 @@ async function main(): Promise<void> {
   );
 
   const { op, steady } = await measureSteady(proxy, kubeconfigPath, cluster.url, options);
-  reportSteady(options, idle.figures, idle.rss, steady);
+  reportSteady(options, idle, steady);
 
   await setUpReaction(kc, cluster.url, await server.createDatabase('bench_reaction'));
   reportReaction(await measureReaction(kc, cluster.url, op));
