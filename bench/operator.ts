@@ -23,6 +23,7 @@ import {
   KubeConfig,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import pg from 'pg';
 import { parse } from 'yaml';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { parseDuration } from '../src/duration.js';
@@ -139,6 +140,11 @@ interface CountingProxy {
   snapshot(): Counts;
   /** performance.now() of the last request that was not a watch. */
   lastRequestAt(): number;
+  /** TCP connections the operator has opened to the proxy so far. */
+  connections(): number;
+  /** Starts a new burst: firstRequestAt() is then the first request (not a watch) after this call. */
+  mark(): void;
+  firstRequestAt(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -147,13 +153,17 @@ async function startCountingProxy(upstream: string): Promise<CountingProxy> {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const counts: Counts = new Map();
   let last = performance.now();
+  let first: number | undefined;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', upstream);
     const pattern = pathPattern(url.pathname);
     const verb = verbOf(req.method ?? 'GET', url, pattern);
     const key = `${verb} ${pattern}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    if (verb !== 'watch') last = performance.now();
+    if (verb !== 'watch') {
+      last = performance.now();
+      first ??= last;
+    }
     let answer: IncomingMessage | undefined;
     const forward = httpRequest(
       {
@@ -180,12 +190,19 @@ async function startCountingProxy(upstream: string): Promise<CountingProxy> {
     });
     req.pipe(forward);
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     snapshot: () => new Map(counts),
     lastRequestAt: () => last,
+    connections: () => connections,
+    mark: () => {
+      first = undefined;
+    },
+    firstRequestAt: () => first,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -293,6 +310,8 @@ interface Metrics {
   readonly cpuSeconds: number;
   readonly reconciles: number;
   readonly queueDepth: number;
+  readonly heapUsedBytes: number;
+  readonly heapTotalBytes: number;
 }
 
 /** The sum of every series of a metric in prom-client's text format. */
@@ -315,6 +334,8 @@ async function scrape(op: OperatorProcess): Promise<Metrics> {
     cpuSeconds: metricValue(text, 'process_cpu_seconds_total'),
     reconciles: metricValue(text, 'schemaops_reconciles_total'),
     queueDepth: metricValue(text, 'schemaops_queue_depth'),
+    heapUsedBytes: metricValue(text, 'nodejs_heap_size_used_bytes'),
+    heapTotalBytes: metricValue(text, 'nodejs_heap_size_total_bytes'),
   };
 }
 
@@ -327,7 +348,14 @@ interface ResyncFigures {
   readonly counts: Counts;
   readonly cpuSeconds: number;
   readonly reconciles: number;
-  readonly rssBytes: number;
+  /** TCP connections to the API server opened in the window. */
+  readonly connections: number;
+  /** PostgreSQL sessions on the steady-state database in the window. */
+  readonly dbSessions: number;
+  /** From the first to the last request of the resync's burst, when it started from quiet. */
+  readonly burstMs: number | undefined;
+  /** The operator's metrics at the end of the window. */
+  readonly after: Metrics;
 }
 
 /** Waits until no request but watches has passed the proxy for `gapMs`; false at the deadline. */
@@ -343,25 +371,52 @@ async function waitQuiet(proxy: CountingProxy, op: OperatorProcess, gapMs: numbe
 
 /**
  * From a quiet moment, one resync period (which holds exactly one resync tick), extended while requests
- * still flow at its end so the tick's whole burst is counted (at most three periods).
+ * still flow at its end so the tick's whole burst is counted (at most three periods). When the operator
+ * never goes quiet (a resync pass takes longer than the period), exactly one period of its ongoing work.
  */
-async function measureResync(proxy: CountingProxy, op: OperatorProcess, periodMs: number) {
+async function measureResync(
+  proxy: CountingProxy,
+  op: OperatorProcess,
+  periodMs: number,
+  dbSessions: () => Promise<number>,
+) {
   const gapMs = Math.min(1000, periodMs / 4);
-  const quiet = await waitQuiet(proxy, op, gapMs, 3 * periodMs);
-  const [counts0, metrics0, start] = [proxy.snapshot(), await scrape(op), performance.now()];
+  const quiet = await waitQuiet(proxy, op, gapMs, 2 * periodMs);
+  const [counts0, connections0] = [proxy.snapshot(), proxy.connections()];
+  const [metrics0, sessions0, start] = [await scrape(op), await dbSessions(), performance.now()];
+  proxy.mark();
   await sleep(periodMs);
-  while (performance.now() - proxy.lastRequestAt() < gapMs && performance.now() - start < 3 * periodMs)
-    await sleep(20);
-  const [counts1, metrics1] = [proxy.snapshot(), await scrape(op)];
+  const busy = () => performance.now() - proxy.lastRequestAt() < gapMs;
+  while (quiet && busy() && performance.now() - start < 3 * periodMs) await sleep(20);
+  const [counts1, metrics1, end] = [proxy.snapshot(), await scrape(op), performance.now()];
   const figures: ResyncFigures = {
     quiet,
-    windowMs: performance.now() - start,
+    windowMs: end - start,
     counts: delta(counts0, counts1),
     cpuSeconds: metrics1.cpuSeconds - metrics0.cpuSeconds,
     reconciles: metrics1.reconciles - metrics0.reconciles,
-    rssBytes: metrics1.rssBytes,
+    connections: proxy.connections() - connections0,
+    dbSessions: (await dbSessions()) - sessions0,
+    burstMs: quiet ? proxy.lastRequestAt() - (proxy.firstRequestAt() ?? proxy.lastRequestAt()) : undefined,
+    after: metrics1,
   };
   return figures;
+}
+
+/** Sessions opened so far on the databases whose names start with `prefix` (pg_stat_database). */
+async function sessionsOn(adminUrl: string, prefix: string): Promise<number> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT coalesce(sum(sessions), 0)::int AS n FROM pg_stat_database WHERE starts_with(datname, $1)',
+      [prefix],
+    );
+    return rows[0]?.n ?? 0;
+  } finally {
+    await client.end();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -617,17 +672,18 @@ function topPatterns(counts: Counts, limit: number): string[] {
 interface SteadyFigures {
   readonly syncSeconds: number;
   readonly readySeconds: number;
-  readonly rssAfterSync: number;
+  readonly atSync: Metrics;
   readonly syncCounts: Counts;
   readonly syncCpu: number;
   readonly resync: ResyncFigures;
 }
 
 function reportSteady(options: Options, idleRun: IdleFigures, steady: SteadyFigures): void {
-  const [idle, idleRss] = [idleRun.figures, idleRun.rss];
+  const idle = idleRun.figures;
   const writes = (c: Counts) => sumWhere(c, (v) => WRITE_VERBS.has(v));
   const requests = (c: Counts) => sumWhere(c, (v) => v !== 'watch');
-  const rss = mb(steady.rssAfterSync);
+  const [idleRss, rss] = [mb(idleRun.metrics.rssBytes), mb(steady.atSync.rssBytes)];
+  const heap = (m: Metrics) => `${mb(m.heapUsedBytes).toFixed(0)}/${mb(m.heapTotalBytes).toFixed(0)} MB`;
   console.log(`\nsteady state: ${options.count} SchemaMigrations at target, resync ${options.resync}`);
   row('', 'idle (0)', `${options.count}`, 'ratio / target');
   row('time to /readyz', `${idleRun.readySeconds.toFixed(1)} s`, `${steady.readySeconds.toFixed(1)} s`);
@@ -640,51 +696,69 @@ function reportSteady(options: Options, idleRun: IdleFigures, steady: SteadyFigu
   );
   row(
     'RSS after sync',
-    `${mb(idleRss).toFixed(1)} MB`,
+    `${idleRss.toFixed(1)} MB`,
     `${rss.toFixed(1)} MB`,
-    `${(rss / mb(idleRss)).toFixed(2)}x idle; ${verdict(rss < RSS_TARGET_MB, `${RSS_TARGET_MB} MB`)}`,
+    `${(rss / idleRss).toFixed(2)}x idle; ${verdict(rss < RSS_TARGET_MB, `${RSS_TARGET_MB} MB`)}`,
   );
+  row('JS heap used/total after sync', heap(idleRun.metrics), heap(steady.atSync));
   row(
     'RSS after the resync',
-    `${mb(idle.rssBytes).toFixed(1)} MB`,
-    `${mb(steady.resync.rssBytes).toFixed(1)} MB`,
+    `${mb(idle.after.rssBytes).toFixed(1)} MB`,
+    `${mb(steady.resync.after.rssBytes).toFixed(1)} MB`,
+    `JS heap ${heap(steady.resync.after)}`,
   );
   const s = steady.resync;
   row(
     'resync window',
     `${(idle.windowMs / 1000).toFixed(1)} s`,
     `${(s.windowMs / 1000).toFixed(1)} s`,
-    s.quiet ? '' : 'NEVER QUIET before it: resyncs overlap',
+    s.quiet ? 'quiet before it' : 'NEVER QUIET: a resync pass outlasts the period',
   );
+  row('reconciles in the window', `${idle.reconciles}`, `${s.reconciles}`);
   row(
-    'API requests per resync',
+    'API requests in the window',
     `${requests(idle.counts)}`,
     `${requests(s.counts)}`,
-    `${(requests(s.counts) / options.count).toFixed(2)} per object`,
+    byVerb(new Map([...s.counts].filter(([key]) => !key.startsWith('watch ')))),
   );
-  console.log(`    by verb: idle ${byVerb(idle.counts)}; ${options.count}: ${byVerb(s.counts)}`);
   row(
-    'writes per resync',
+    'writes in the window',
     `${writes(idle.counts)}`,
     `${writes(s.counts)}`,
     verdict(writes(s.counts) === 0, 'zero-writes'),
   );
+  row('API TCP connections opened in the window', `${idle.connections}`, `${s.connections}`);
+  row('PostgreSQL sessions in the window', `${idle.dbSessions}`, `${s.dbSessions}`);
   row(
-    'watch (re)connects per resync',
+    'watch (re)connects in the window',
     `${sumWhere(idle.counts, (v) => v === 'watch')}`,
     `${sumWhere(s.counts, (v) => v === 'watch')}`,
   );
+  row('operator CPU seconds in the window', idle.cpuSeconds.toFixed(3), s.cpuSeconds.toFixed(3));
+  const perReconcile = s.reconciles > 0 ? requests(s.counts) / s.reconciles : 0;
+  const cpuPerReconcile = s.reconciles > 0 ? s.cpuSeconds / s.reconciles : 0;
   row(
-    'CPU seconds per resync',
-    idle.cpuSeconds.toFixed(3),
-    s.cpuSeconds.toFixed(3),
-    `${((s.cpuSeconds / options.count) * 1000).toFixed(2)} ms per object`,
+    'per reconcile',
+    '',
+    `${perReconcile.toFixed(2)} req`,
+    `${(cpuPerReconcile * 1000).toFixed(2)} ms CPU, ${(writes(s.counts) / Math.max(1, s.reconciles)).toFixed(2)} writes`,
+  );
+  const passCpu = cpuPerReconcile * options.count;
+  const rate = s.reconciles / (s.windowMs / 1000);
+  const passSeconds = s.burstMs !== undefined ? s.burstMs / 1000 : options.count / rate;
+  row(
+    'wall time of one resync pass',
+    '',
+    `${passSeconds.toFixed(1)} s`,
+    s.burstMs !== undefined
+      ? 'first to last request of the burst'
+      : `${rate.toFixed(0)} reconciles/s, while the period is ${options.resync}`,
   );
   row(
-    'reconciles per resync',
-    `${idle.reconciles}`,
-    `${s.reconciles}`,
-    `${(s.reconciles / options.count).toFixed(2)} per object`,
+    `one resync pass (${options.count} reconciles)`,
+    '',
+    `${Math.round(perReconcile * options.count)} req`,
+    `${passCpu.toFixed(2)} s CPU = ${((passCpu * 1000) / options.resyncMs).toFixed(2)}x the period`,
   );
   console.log('  requests of the resync by pattern:');
   for (const line of topPatterns(s.counts, 10)) console.log(line);
@@ -714,34 +788,45 @@ function reportReaction(r: ReactionFigures): void {
 
 // ---------------------------------------------------------------------------------------------------
 
-async function measureIdle(proxy: CountingProxy, kubeconfigPath: string, options: Options) {
+/** What the measurements share: the proxy, the operator's kubeconfig, the API server, the database. */
+interface Bench {
+  readonly options: Options;
+  readonly proxy: CountingProxy;
+  readonly kubeconfigPath: string;
+  /** The API server's own URL, for reads that the proxy does not count. */
+  readonly base: string;
+  readonly dbSessions: () => Promise<number>;
+}
+
+async function measureIdle(bench: Bench) {
   const started = performance.now();
-  const op = await spawnOperator(kubeconfigPath, options.resync);
+  const op = await spawnOperator(bench.kubeconfigPath, bench.options.resync);
   await waitReady(op, 60_000);
   const readySeconds = (performance.now() - started) / 1000;
-  const figures = await measureResync(proxy, op, options.resyncMs);
-  const rss = (await scrape(op)).rssBytes;
+  const figures = await measureResync(bench.proxy, op, bench.options.resyncMs, bench.dbSessions);
+  const metrics = await scrape(op);
   await op.stop();
-  return { figures, rss, readySeconds };
+  return { figures, metrics, readySeconds };
 }
 
 type IdleFigures = Awaited<ReturnType<typeof measureIdle>>;
 
-async function measureSteady(proxy: CountingProxy, kubeconfigPath: string, base: string, options: Options) {
+async function measureSteady(bench: Bench) {
+  const { proxy, options } = bench;
   const counts0 = proxy.snapshot();
   const started = performance.now();
-  const op = await spawnOperator(kubeconfigPath, options.resync);
+  const op = await spawnOperator(bench.kubeconfigPath, options.resync);
   await waitReady(op, 60_000);
   const readyAt = performance.now();
-  const allReadyAt = await waitAllReady(base, op, STEADY_NAMESPACE, options.count);
+  const allReadyAt = await waitAllReady(bench.base, op, STEADY_NAMESPACE, options.count);
   const atSync = await scrape(op);
   const steady: SteadyFigures = {
     syncSeconds: (allReadyAt - started) / 1000,
     readySeconds: (readyAt - started) / 1000,
-    rssAfterSync: atSync.rssBytes,
+    atSync,
     syncCounts: delta(counts0, proxy.snapshot()),
     syncCpu: atSync.cpuSeconds,
-    resync: await measureResync(proxy, op, options.resyncMs),
+    resync: await measureResync(proxy, op, options.resyncMs, bench.dbSessions),
   };
   return { op, steady };
 }
@@ -762,12 +847,19 @@ async function main(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   await installCrd(kc, cluster.url);
+  const bench: Bench = {
+    options,
+    proxy,
+    kubeconfigPath,
+    base: cluster.url,
+    dbSessions: () => sessionsOn(server.url(), 'bench_steady'),
+  };
 
   console.log(
     `bench/operator: ${options.count} SchemaMigrations on one database, resync ${options.resync}, ` +
       `Node ${process.version}; the operator is a child process behind a counting proxy`,
   );
-  const idle = await measureIdle(proxy, kubeconfigPath, options);
+  const idle = await measureIdle(bench);
 
   const steadyUrl = await server.createDatabase('bench_steady');
   await migrateToTarget({ databaseUrl: steadyUrl }, MIGRATIONS, { kind: 'latest' });
@@ -778,7 +870,7 @@ async function main(): Promise<void> {
     `  created ${options.count} SchemaMigrations in ${((performance.now() - created) / 1000).toFixed(1)} s`,
   );
 
-  const { op, steady } = await measureSteady(proxy, kubeconfigPath, cluster.url, options);
+  const { op, steady } = await measureSteady(bench);
   reportSteady(options, idle, steady);
 
   await setUpReaction(kc, cluster.url, await server.createDatabase('bench_reaction'));
@@ -787,7 +879,9 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
 }
 
+let interrupted: NodeJS.Signals | undefined;
 const stopOnSignal = (signal: NodeJS.Signals) => {
+  interrupted = signal;
   void cleanup().finally(() => process.kill(process.pid, signal));
 };
 process.once('SIGINT', stopOnSignal);
@@ -795,7 +889,11 @@ process.once('SIGTERM', stopOnSignal);
 try {
   await main();
 } catch (err) {
-  console.error(`bench/operator failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (interrupted) console.error(`bench/operator: stopped by ${interrupted}`);
+  else
+    console.error(
+      `bench/operator failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
   process.exitCode = 1;
 } finally {
   await cleanup();

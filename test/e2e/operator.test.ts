@@ -10,11 +10,11 @@ import { startTestCluster, waitFor, type TestCluster } from '../localcluster/sup
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let t: TestCluster;
-let operator: ChildProcess;
+let operator: ChildProcess | undefined;
 let operatorOutput = '';
 let databaseUrl: string;
 
-function manifests(url: string): string {
+function manifests(url: string, migrationFiles: Record<string, string> = files): string {
   const labels = { app: 'orders-api' };
   const docs = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
@@ -28,7 +28,7 @@ function manifests(url: string): string {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'orders-migrations', namespace: 'shop' },
-      data: files,
+      data: migrationFiles,
     },
     {
       apiVersion: 'v1',
@@ -65,7 +65,9 @@ function manifests(url: string): string {
 beforeAll(async () => {
   t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
   databaseUrl = await freshDatabase('e2e');
-  await t.kubectl(['apply', '-f', join(root, 'crds/schemaops.dev_schemamigrations.yaml')]);
+  // Installed the way a platform team would, from the kustomize default (CRD, RBAC, manager); the
+  // manager's pods are simulated here, so the operator itself runs as a process beside it.
+  await t.kubectl(['apply', '-k', join(root, 'config/default')]);
   await t.kubectl([
     'wait',
     '--for=condition=Established',
@@ -95,12 +97,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (operator.exitCode === null) operator.kill('SIGKILL');
+  if (operator && operator.exitCode === null) operator.kill('SIGKILL');
   await t.close();
 });
 
 describe('schemaops operator, driven through kubectl', () => {
-  it('migrates on apply, rolls back on one kubectl patch, and exits cleanly on SIGTERM', async () => {
+  it('migrates on apply and rolls back on one kubectl patch', async () => {
     await t.kubectl(['apply', '-f', '-'], { input: manifests(databaseUrl) });
     await t.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'smig/orders', '--timeout=60s']);
     expect(await currentRevision({ databaseUrl })).toBe('3_create-customers');
@@ -143,9 +145,64 @@ describe('schemaops operator, driven through kubectl', () => {
       'jsonpath={.status.replicas}',
     ]);
     expect(replicas.stdout).toBe('3');
+  });
 
-    const exited = new Promise<number | null>((resolve) => operator.once('exit', resolve));
-    operator.kill('SIGTERM');
+  it('stalls a failing migration with the database unchanged and the replicas back, and deletes cleanly', async () => {
+    const brokenUrl = await freshDatabase('e2e');
+    const broken = {
+      ...files,
+      '4_broken.sql':
+        '-- Up Migration\nCREATE TABLE audit (id int);\nSELECT no_such_function();\n-- Down Migration\n',
+    };
+    const docs = manifests(brokenUrl, broken)
+      .replaceAll('namespace: shop', 'namespace: shop2')
+      .replace('name: shop', 'name: shop2');
+    await t.kubectl(['apply', '-f', '-'], { input: docs });
+    await t.kubectl(['-n', 'shop2', 'wait', '--for=condition=Stalled', 'smig/orders', '--timeout=60s']);
+    const reason = await t.kubectl([
+      '-n',
+      'shop2',
+      'get',
+      'smig',
+      'orders',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Stalled")].reason}',
+    ]);
+    expect(reason.stdout).toBe('MigrationFailed');
+    expect(await currentRevision({ databaseUrl: brokenUrl })).toBe('base');
+    await waitFor(
+      async () =>
+        (
+          await t.kubectl([
+            '-n',
+            'shop2',
+            'get',
+            'deployment',
+            'orders-api',
+            '-o',
+            'jsonpath={.status.replicas}',
+          ])
+        ).stdout === '3',
+      { what: 'the replicas back' },
+    );
+    const events = await t.kubectl([
+      '-n',
+      'shop2',
+      'get',
+      'events.events.k8s.io',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
+    expect(events.stdout).toContain('MigrationFailed');
+
+    await t.kubectl(['-n', 'shop2', 'delete', 'smig', 'orders', '--wait=false']);
+    await t.kubectl(['-n', 'shop2', 'wait', '--for=delete', 'smig/orders', '--timeout=60s']);
+  });
+
+  it('exits cleanly on SIGTERM and never printed a secret', async () => {
+    const child = operator!;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
     expect(await exited).toBe(0);
     await waitFor(() => operatorOutput.includes('operator stopped'), {
       what: 'the operator to log its stop',

@@ -178,6 +178,24 @@ export function builtinResources(): ResourceType[] {
       createOnUpdate: true,
     }),
     builtin({ group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', shortNames: ['ev'] }),
+    // Stored only, so installs (charts, kustomize) apply as on a cluster; nothing enforces RBAC or routes Services.
+    builtin({
+      group: '',
+      version: 'v1',
+      plural: 'services',
+      kind: 'Service',
+      shortNames: ['svc'],
+      status: true,
+    }),
+    ...(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'] as const).map((kind) =>
+      builtin({
+        group: 'rbac.authorization.k8s.io',
+        version: 'v1',
+        plural: `${kind.toLowerCase()}s`,
+        kind,
+        namespaced: !kind.startsWith('Cluster'),
+      }),
+    ),
     builtin({
       group: 'apiextensions.k8s.io',
       version: 'v1',
