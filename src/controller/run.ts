@@ -40,7 +40,7 @@ export async function writeStatus(
   run: { ctx: ReconcileContext; object: StoredSchemaMigration },
   compute: (current: StoredSchemaMigration) => StatusChanges,
 ): Promise<void> {
-  const updated = await patchStatus(run.ctx.kube, refOf(run.object), compute);
+  const updated = await patchStatus(run.ctx.kube, refOf(run.object), compute, run.object);
   if (updated) run.object = updated;
 }
 

@@ -133,16 +133,17 @@ function jobInformer(kc: KubeConfig, namespace: string | undefined): AnyInformer
 export function watchSchemaMigrations(
   kc: KubeConfig,
   options: WatchOptions,
-  changed: (ref: ObjectRef) => void,
+  changed: (ref: ObjectRef, cause: 'event' | 'resync') => void,
 ): Watches {
   const scopes = options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
   const onMigration = (object: KubernetesObject) => {
     const ref = refOf(object);
-    if (ref) changed(ref);
+    if (ref) changed(ref, 'event');
   };
   const onJob = (job: KubernetesObject) => {
     const owner = job.metadata?.labels?.[Label.migration];
-    if (owner && job.metadata?.namespace) changed({ namespace: job.metadata.namespace, name: owner });
+    if (owner && job.metadata?.namespace)
+      changed({ namespace: job.metadata.namespace, name: owner }, 'event');
   };
   const migrations = scopes.map((ns) => migrationInformer(kc, ns));
   const jobs = scopes.map((ns) => jobInformer(kc, ns));
@@ -161,7 +162,9 @@ export function watchSchemaMigrations(
     synced = true;
   });
   const resync = setInterval(() => {
-    for (const informer of migrations) informer.list().forEach(onMigration);
+    for (const informer of migrations) {
+      for (const ref of informer.list().map(refOf)) if (ref) changed(ref, 'resync');
+    }
   }, options.resyncPeriodMs);
   const watchdog = setInterval(
     () => void Promise.all(supervised.map((s) => s.checkIdle(options.idleTimeoutMs))).catch(() => undefined),

@@ -120,8 +120,8 @@ export async function startOperator(
       idleTimeoutMs: config.watchIdleTimeout,
       log,
     };
-    const watches = watchSchemaMigrations(kc, watchOptions, (ref) => {
-      queue.add(key(ref));
+    const watches = watchSchemaMigrations(kc, watchOptions, (ref, cause) => {
+      queue.add(key(ref), 0, cause === 'resync' ? 'low' : 'high');
       metrics.queueDepth(queue.depth);
     });
     work = { queue, watches };

@@ -87,3 +87,27 @@ describe('WorkQueue', () => {
     await queue.stop();
   });
 });
+
+describe('WorkQueue lanes', () => {
+  it('works on event keys before a resync backlog, and promotes a waiting resync key an event names', async () => {
+    const gate = deferred();
+    const seen: string[] = [];
+    const queue = new WorkQueue(
+      async (key) => {
+        seen.push(key);
+        if (key === 'busy/0') await gate.promise;
+        return {};
+      },
+      { concurrency: 1, backoffMinMs: 10, backoffMaxMs: 100 },
+    );
+    queue.add('busy/0');
+    await until(() => seen.length === 1);
+    ['r/1', 'r/2', 'r/3'].forEach((k) => queue.add(k, 0, 'low'));
+    queue.add('e/1');
+    queue.add('r/3');
+    gate.resolve();
+    await until(() => seen.length === 5);
+    expect(seen).toEqual(['busy/0', 'e/1', 'r/3', 'r/1', 'r/2']);
+    await queue.stop();
+  });
+});

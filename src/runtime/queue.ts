@@ -1,3 +1,5 @@
+export type Priority = 'high' | 'low';
+
 /** What the worker asks for: nothing, or to be called again for this key after a while. */
 export interface WorkResult {
   readonly requeueAfterMs?: number;
@@ -16,8 +18,10 @@ export interface QueueOptions {
  * runs coalesce into one more run, and failures are retried per key with exponential backoff.
  */
 export class WorkQueue {
-  private readonly waiting = new Set<string>();
+  /** Waiting keys and their lane: events go ahead of resync, so a resync backlog never delays a reaction. */
+  private readonly waiting = new Map<string, Priority>();
   private readonly order: string[] = [];
+  private readonly lowOrder: string[] = [];
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -32,8 +36,8 @@ export class WorkQueue {
     this.options = options;
   }
 
-  /** Queues the key now, or after delayMs (an earlier add wins over a later timer). */
-  add(key: string, delayMs = 0): void {
+  /** Queues the key now, or after delayMs (an earlier add wins over a later timer); resyncs go in the low lane. */
+  add(key: string, delayMs = 0, priority: Priority = 'high'): void {
     if (this.stopped) return;
     if (delayMs > 0) {
       if (this.timers.has(key)) return;
@@ -50,9 +54,11 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    if (!this.waiting.has(key)) {
-      this.waiting.add(key);
-      this.order.push(key);
+    const lane = this.waiting.get(key);
+    if (lane === 'low' && priority === 'high') this.lowOrder.splice(this.lowOrder.indexOf(key), 1);
+    if (lane === undefined || (lane === 'low' && priority === 'high')) {
+      this.waiting.set(key, priority);
+      (priority === 'high' ? this.order : this.lowOrder).push(key);
     }
     this.pump();
   }
@@ -68,12 +74,13 @@ export class WorkQueue {
     this.timers.clear();
     this.waiting.clear();
     this.order.length = 0;
+    this.lowOrder.length = 0;
     if (this.running.size > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   private pump(): void {
-    while (!this.stopped && this.running.size < this.options.concurrency && this.order.length > 0) {
-      const key = this.order.shift()!;
+    while (!this.stopped && this.running.size < this.options.concurrency && this.waiting.size > 0) {
+      const key = (this.order.length > 0 ? this.order.shift() : this.lowOrder.shift())!;
       this.waiting.delete(key);
       this.running.add(key);
       void this.runKey(key);

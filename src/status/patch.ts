@@ -18,18 +18,20 @@ function changedFields(current: SchemaMigrationStatus | undefined, changes: Stat
 }
 
 /**
- * Writes status through the status subresource: fresh read, compute the changes from it, skip when nothing
- * changes, merge patch with the resourceVersion as a precondition, and start over on a 409 Conflict.
+ * Writes status through the status subresource: compute the changes from the object (the one in hand, else a
+ * fresh read), skip when nothing changes, merge patch with the resourceVersion as a precondition, and start
+ * over from a fresh read on a 409 Conflict.
  * Returns the object as stored afterwards, or undefined when it is gone.
  */
 export async function patchStatus(
   kube: KubeClient,
   ref: ObjectRef,
   compute: (current: StoredSchemaMigration) => StatusChanges,
+  known?: StoredSchemaMigration,
 ): Promise<StoredSchemaMigration | undefined> {
-  for (let attempt = 0; ; attempt++) {
-    const current = await kube.getSchemaMigration(ref);
-    if (!current) return undefined;
+  // The object in hand saves a read; a 409 means it was stale, and the next attempt reads afresh.
+  let current = known ?? (await kube.getSchemaMigration(ref));
+  for (let attempt = 0; current; attempt++) {
     const patch = changedFields(current.status, compute(current));
     if (Object.keys(patch).length === 0) return current;
     try {
@@ -37,5 +39,7 @@ export async function patchStatus(
     } catch (err) {
       if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
     }
+    current = await kube.getSchemaMigration(ref);
   }
+  return undefined;
 }

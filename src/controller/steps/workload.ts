@@ -3,7 +3,7 @@ import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import type { WorkloadRef } from '../../api/v1alpha1/spec.js';
 import type { KubeClient } from '../../kube/types.js';
-import { observerOf, poll } from '../context.js';
+import { observerOf, pollWorkload } from '../context.js';
 import { elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
@@ -72,7 +72,7 @@ export async function scaleDown(run: Run, workload: WorkloadRef): Promise<StepRe
     await writeStatus(run, (o) =>
       summarise(o, progressing(Phase.ScalingDown, Reason.ScalingDown, message), now),
     );
-    return poll;
+    return pollWorkload;
   }
   await writeStatus(run, (o) =>
     summarise(
@@ -107,7 +107,7 @@ export async function restoreWorkload(run: Run, workload: WorkloadRef): Promise<
     await writeStatus(run, (o) =>
       summarise(o, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message), now),
     );
-    return poll;
+    return pollWorkload;
   }
   await writeStatus(run, (o) => ({
     ...summarise(
