@@ -49,7 +49,27 @@ export function loadKubeConfig(options: { kubeconfigPath?: string } = {}): KubeC
   const kc = new KubeConfig();
   if (options.kubeconfigPath !== undefined) kc.loadFromFile(options.kubeconfigPath);
   else kc.loadFromDefault();
+  reuseConnections(kc);
   return kc;
+}
+
+type DispatcherFactory = (cluster: unknown, options: unknown) => unknown;
+
+/**
+ * client-node 2.0.1 builds a new connection pool for every request when the kubeconfig carries TLS settings
+ * (a CA, or insecure-skip-tls-verify): a new TCP and TLS handshake per call. Keep one pool per cluster and user.
+ */
+export function reuseConnections(kc: KubeConfig): void {
+  const target = kc as unknown as { createDispatcher?: DispatcherFactory; schemaopsPooled?: boolean };
+  const create = target.createDispatcher?.bind(kc);
+  if (!create || target.schemaopsPooled) return;
+  const pools = new Map<string, unknown>();
+  target.createDispatcher = (cluster, options) => {
+    const key = JSON.stringify([kc.getCurrentCluster()?.name, kc.getCurrentUser()?.name]);
+    if (!pools.has(key)) pools.set(key, create(cluster, options));
+    return pools.get(key);
+  };
+  target.schemaopsPooled = true;
 }
 
 function parseStatusBody(body: unknown): { reason?: string; message?: string } {
