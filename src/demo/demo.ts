@@ -34,11 +34,19 @@ function sampleMigrations(): Record<string, string> {
   );
 }
 
-function manifests(databaseUrl: string, files: Record<string, string>): string {
+/**
+ * The sample app as YAML documents: a namespace, the database Secret, the migrations ConfigMap, a backup PVC,
+ * the orders-api Deployment (3 replicas) and a SchemaMigration to `latest` with a backup.
+ */
+export function sampleManifests(
+  databaseUrl: string,
+  files: Record<string, string>,
+  namespace = NAMESPACE,
+): string {
   const labels = { app: 'orders-api' };
-  const metadata = (name: string) => ({ name, namespace: NAMESPACE });
+  const metadata = (name: string) => ({ name, namespace });
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
     { apiVersion: 'v1', kind: 'Secret', metadata: metadata('orders-db'), stringData: { url: databaseUrl } },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata('orders-migrations'), data: files },
     {
@@ -167,7 +175,7 @@ async function migrateAndRollBack(e: Environment, write: (line: string) => void)
   write(
     `\n$ kubectl apply -f -   # Deployment orders-api (3 replicas), ${revisions.length} migrations, SchemaMigration orders -> latest`,
   );
-  await kubectl(e.env, ['apply', '-f', '-'], manifests(e.databaseUrl, files));
+  await kubectl(e.env, ['apply', '-f', '-'], sampleManifests(e.databaseUrl, files));
   await watchRun(kube, write, revisions.at(-1) ?? 'base');
   write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
   const previous = revisions.at(-2) ?? 'base';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { stringify } from 'yaml';
+import { sampleManifests } from '../../src/demo/demo.js';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { freshDatabase, query, testPostgres } from '../support/db.js';
 import { files } from '../controller/fixtures.js';
@@ -13,54 +13,6 @@ let t: TestCluster;
 let operator: ChildProcess | undefined;
 let operatorOutput = '';
 let databaseUrl: string;
-
-function manifests(url: string, migrationFiles: Record<string, string> = files): string {
-  const labels = { app: 'orders-api' };
-  const docs = [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'orders-db', namespace: 'shop' },
-      stringData: { url },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'orders-migrations', namespace: 'shop' },
-      data: migrationFiles,
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'orders-backups', namespace: 'shop' },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'orders-api', namespace: 'shop' },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { containers: [{ name: 'api', image: 'orders-api:1' }] } },
-      },
-    },
-    {
-      apiVersion: 'schemaops.dev/v1alpha1',
-      kind: 'SchemaMigration',
-      metadata: { name: 'orders', namespace: 'shop' },
-      spec: {
-        targetRevision: 'latest',
-        database: { urlFrom: { secretKeyRef: { name: 'orders-db', key: 'url' } } },
-        migrations: { configMaps: [{ name: 'orders-migrations' }] },
-        workload: { kind: 'Deployment', name: 'orders-api' },
-        backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 5 },
-      },
-    },
-  ];
-  return docs.map((d) => stringify(d)).join('---\n');
-}
 
 beforeAll(async () => {
   t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
@@ -103,7 +55,7 @@ afterAll(async () => {
 
 describe('schemaops operator, driven through kubectl', () => {
   it('migrates on apply and rolls back on one kubectl patch', async () => {
-    await t.kubectl(['apply', '-f', '-'], { input: manifests(databaseUrl) });
+    await t.kubectl(['apply', '-f', '-'], { input: sampleManifests(databaseUrl, files) });
     await t.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'smig/orders', '--timeout=60s']);
     expect(await currentRevision({ databaseUrl })).toBe('3_create-customers');
     const table = await t.kubectl(['-n', 'shop', 'get', 'smig', 'orders']);
@@ -154,9 +106,7 @@ describe('schemaops operator, driven through kubectl', () => {
       '4_broken.sql':
         '-- Up Migration\nCREATE TABLE audit (id int);\nSELECT no_such_function();\n-- Down Migration\n',
     };
-    const docs = manifests(brokenUrl, broken)
-      .replaceAll('namespace: shop', 'namespace: shop2')
-      .replace('name: shop', 'name: shop2');
+    const docs = sampleManifests(brokenUrl, broken, 'shop2');
     await t.kubectl(['apply', '-f', '-'], { input: docs });
     await t.kubectl(['-n', 'shop2', 'wait', '--for=condition=Stalled', 'smig/orders', '--timeout=60s']);
     const reason = await t.kubectl([
