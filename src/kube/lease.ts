@@ -1,11 +1,11 @@
 import {
-  ApiException,
   CoordinationV1Api,
   V1MicroTime,
   type KubeConfig,
   type V1Lease,
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
+import { call } from './errors.js';
 import { KubeApiError, type ObjectRef } from './types.js';
 
 /** The spec of a coordination.k8s.io/v1 Lease, as leader election reads and writes it. */
@@ -30,48 +30,6 @@ export interface LeaseClient {
     record: Omit<LeaseRecord, 'resourceVersion'>,
     resourceVersion: string,
   ): Promise<LeaseRecord>;
-}
-
-const reasonByStatus: Readonly<Record<number, string>> = {
-  404: 'NotFound',
-  409: 'Conflict',
-  422: 'Invalid',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-};
-
-function statusOf(body: unknown): { reason?: string; message?: string } {
-  try {
-    const parsed: unknown = typeof body === 'string' ? JSON.parse(body) : body;
-    if (typeof parsed !== 'object' || parsed === null) return {};
-    const { reason, message } = parsed as Record<string, unknown>;
-    return {
-      ...(typeof reason === 'string' && reason !== '' ? { reason } : {}),
-      ...(typeof message === 'string' && message !== '' ? { message } : {}),
-    };
-  } catch {
-    return {};
-  }
-}
-
-/** The message comes from the Status only: the library's own message embeds the whole response. */
-function toKubeApiError(err: unknown, what: string): KubeApiError {
-  if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) {
-    const status = statusOf(err.body);
-    const reason = status.reason ?? reasonByStatus[err.code] ?? 'Unknown';
-    return new KubeApiError(err.code, reason, status.message ?? `${what}: HTTP ${err.code}`);
-  }
-  const detail = err instanceof Error ? err.message : String(err);
-  return new KubeApiError(0, 'Unknown', `${what}: ${detail}`, { cause: err });
-}
-
-async function call<T>(what: string, request: () => Promise<T>): Promise<T> {
-  try {
-    return await request();
-  } catch (err) {
-    throw toKubeApiError(err, what);
-  }
 }
 
 /** The library types MicroTime fields as dates but hands back the wire string. */

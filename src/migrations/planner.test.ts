@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MigrationError } from './errors.js';
+import { refusal } from '../../test/support/refusal.js';
 import { planMigration } from './planner.js';
 import { parseMigrationSource, type Migration } from './source.js';
 import type { ArchivedMigration, DatabaseState } from './state.js';
@@ -27,16 +27,6 @@ function at(count: number, from = source): DatabaseState {
 
 const plan = (state: DatabaseState, target: string, src = source) =>
   planMigration(src, state, parseTarget(target, { allowRelative: true }));
-
-function refusal(run: () => unknown): MigrationError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof MigrationError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('planMigration', () => {
   it('plans up to latest from base, in order', () => {

@@ -1,19 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { MigrationError } from './errors.js';
+import { refusal } from '../../test/support/refusal.js';
 import { parseMigrationSource } from './source.js';
 
 const file = (up: string, down?: string) =>
   `-- Up Migration\n${up}\n${down === undefined ? '' : `-- Down Migration\n${down}\n`}`;
-
-function refusal(run: () => unknown): MigrationError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof MigrationError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('parseMigrationSource', () => {
   it('orders migrations by number the way node-pg-migrate does, not as strings', () => {

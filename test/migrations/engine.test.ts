@@ -9,23 +9,13 @@ import {
   stampTarget,
   type EngineOptions,
 } from '../../src/migrations/engine.js';
-import { MigrationError } from '../../src/migrations/errors.js';
+import { rejection } from '../support/refusal.js';
 import { parseTarget } from '../../src/migrations/target.js';
 import { freshDatabase, query } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
 import { failingThird, ordersMigrations } from './fixtures.js';
 
 const to = (target: string) => parseTarget(target, { allowRelative: true });
-
-async function refusal(run: Promise<unknown>): Promise<MigrationError> {
-  try {
-    await run;
-  } catch (err) {
-    if (err instanceof MigrationError) return err;
-    throw err;
-  }
-  throw new Error('expected the engine to refuse');
-}
 
 async function tables(url: string): Promise<string[]> {
   const rows = await query<{ tablename: string }>(
@@ -105,7 +95,7 @@ describe('the migration engine on a real PostgreSQL', () => {
     await migrateToTarget(options, ordersMigrations, to('1_create-orders'));
     await query(options.databaseUrl, 'INSERT INTO orders (total) VALUES (10), (20)');
     const before = await orders(options.databaseUrl);
-    const err = await refusal(migrateToTarget(options, failingThird, to('latest')));
+    const err = await rejection(migrateToTarget(options, failingThird, to('latest')));
     expect(err).toMatchObject({
       code: 'MigrationFailed',
       file: '3_create-customers.sql',
@@ -133,7 +123,7 @@ describe('the migration engine on a real PostgreSQL', () => {
       '4_backfill.sql': '-- Up Migration\nUPDATE orders SET note = upper(note);\n',
     };
     await migrateToTarget(options, files, to('latest'));
-    const err = await refusal(migrateToTarget(options, files, to('2_add-note')));
+    const err = await rejection(migrateToTarget(options, files, to('2_add-note')));
     expect(err).toMatchObject({ code: 'IrreversibleMigration', file: '4_backfill.sql' });
     expect(await currentRevision(options)).toBe('4_backfill');
     expect(await tables(options.databaseUrl)).toContain('customers');
@@ -145,7 +135,7 @@ describe('the migration engine on a real PostgreSQL', () => {
       ...ordersMigrations,
       '2_add-note.sql': ordersMigrations['2_add-note.sql']!.replace("''", "'n/a'"),
     };
-    const err = await refusal(migrateToTarget(options, edited, to('latest')));
+    const err = await rejection(migrateToTarget(options, edited, to('latest')));
     expect(err).toMatchObject({ code: 'ChecksumDrift', file: '2_add-note.sql' });
     expect(await currentRevision(options)).toBe('2_add-note');
   });
@@ -177,7 +167,7 @@ describe('the migration engine on a real PostgreSQL', () => {
       );
       return locks.length > 0;
     });
-    const second = await refusal(migrateToTarget(options, slow, to('latest')));
+    const second = await rejection(migrateToTarget(options, slow, to('latest')));
     expect(second.code).toBe('MigrationLocked');
     expect(second.message).toContain('another migration is running');
     await first;
@@ -190,7 +180,7 @@ describe('the migration engine on a real PostgreSQL', () => {
     try {
       await holder.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_ID]);
       const waiting = { ...options, waitForLock: true, lockTimeoutMs: 200 };
-      const err = await refusal(migrateToTarget(waiting, ordersMigrations, to('latest')));
+      const err = await rejection(migrateToTarget(waiting, ordersMigrations, to('latest')));
       expect(err).toMatchObject({ code: 'MigrationLocked' });
       expect(err.message).toContain('waited 200 ms');
       const patient = migrateToTarget(
@@ -249,7 +239,7 @@ describe('the migration engine on a real PostgreSQL', () => {
       '5_broken.sql':
         '-- Up Migration\nCREATE TABLE audit (id int);\nSELECT no_such_function();\n-- Down Migration\n',
     };
-    const err = await refusal(migrateToTarget(options, files, to('latest')));
+    const err = await rejection(migrateToTarget(options, files, to('latest')));
     expect(err).toMatchObject({ code: 'MigrationFailed', file: '5_broken.sql', revision: '4_index-total' });
     expect(await currentRevision(options)).toBe('4_index-total');
     expect(await tables(options.databaseUrl)).not.toContain('audit');
@@ -257,7 +247,7 @@ describe('the migration engine on a real PostgreSQL', () => {
 
   it('reports an unreachable database without echoing its URL', async () => {
     const url = 'postgres://app:VerySecretPw@127.0.0.1:1/nowhere';
-    const err = await refusal(currentRevision({ databaseUrl: url }));
+    const err = await rejection(currentRevision({ databaseUrl: url }));
     expect(err.code).toBe('DatabaseUnreachable');
     expect(err.message).not.toContain('VerySecretPw');
   });
