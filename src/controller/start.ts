@@ -31,7 +31,7 @@ export async function report(
   extra: Record<string, unknown> = {},
 ): Promise<ReconcileResult> {
   const target = { ctx, object };
-  const before = object.status?.conditions?.find((c) => c.type === 'Stalled');
+  const before = object.status?.conditions?.find((c) => c.type === ConditionType.Stalled);
   await writeStatus(target, (o) => ({ ...summarise(o, summary, ctx.now()), ...extra }));
   // One Warning when a refusal starts or changes, not one per reconcile.
   const changed = before?.status !== 'True' || before.reason !== summary.reason;

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,29 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+/** `schemaops operator` as a child process on free ports, with everything it prints kept. */
+function startOperatorProcess(extraArgs: string[] = []): { child: ChildProcess; output: () => string } {
+  const child = spawn(
+    process.execPath,
+    [
+      ...cli,
+      'operator',
+      '--kubeconfig',
+      kubeconfigPath,
+      '--metrics-addr',
+      '127.0.0.1:0',
+      '--health-addr',
+      '127.0.0.1:0',
+      ...extraArgs,
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  return { child, output: () => output };
+}
+
 describe('schemaops operator as a process', () => {
   it.each([
     [['--max-concurrent-reconciles', '0'], {}, '--max-concurrent-reconciles'],
@@ -65,23 +88,7 @@ describe('schemaops operator as a process', () => {
     };
     const options = { files: slow, workload: { kind: 'Deployment' as const, replicas: 2 } };
     const f = await createFixture(h, options);
-    const operator = spawn(
-      process.execPath,
-      [
-        ...cli,
-        'operator',
-        '--kubeconfig',
-        kubeconfigPath,
-        '--metrics-addr',
-        '127.0.0.1:0',
-        '--health-addr',
-        '127.0.0.1:0',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    operator.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    operator.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const { child: operator, output } = startOperatorProcess();
     const exited = new Promise<number | null>((resolve) => operator.once('exit', resolve));
     await createMigration(h, f, migrationSpec(options));
     await waitFor(async () => (await h.kube.getSchemaMigration(f.ref))?.status?.phase === 'Migrating', {
@@ -90,7 +97,7 @@ describe('schemaops operator as a process', () => {
     });
     operator.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toContain('operator stopped');
+    expect(output()).toContain('operator stopped');
 
     const revision = await currentRevision({ databaseUrl: f.databaseUrl });
     expect(['base', '3_create-customers']).toContain(revision);
@@ -110,40 +117,24 @@ describe('schemaops operator as a process', () => {
   it('with leader election, exactly one of two instances acts, and the other takes over when the leader dies', async () => {
     const options = { files, workload: { kind: 'Deployment' as const, replicas: 2 } };
     const f = await createFixture(h, options);
-    const instances = ['a', 'b'].map((name) => {
-      const child = spawn(
-        process.execPath,
-        [
-          ...cli,
-          'operator',
-          '--kubeconfig',
-          kubeconfigPath,
-          '--metrics-addr',
-          '127.0.0.1:0',
-          '--health-addr',
-          '127.0.0.1:0',
-          '--leader-elect',
-          'true',
-          '--lease-name',
-          'schemaops-test',
-          '--lease-namespace',
-          'default',
-          '--lease-duration',
-          '3s',
-          '--renew-deadline',
-          '2s',
-          '--retry-period',
-          '250ms',
-        ],
-        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      const instance = { name, child, output: '' };
-      child.stdout.on('data', (c: Buffer) => (instance.output += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (instance.output += c.toString()));
-      return instance;
-    });
+    const instances = ['a', 'b'].map(() =>
+      startOperatorProcess([
+        '--leader-elect',
+        'true',
+        '--lease-name',
+        'schemaops-test',
+        '--lease-namespace',
+        'default',
+        '--lease-duration',
+        '3s',
+        '--renew-deadline',
+        '2s',
+        '--retry-period',
+        '250ms',
+      ]),
+    );
     try {
-      const leader = await waitFor(() => instances.find((i) => i.output.includes('"msg":"watching"')), {
+      const leader = await waitFor(() => instances.find((i) => i.output().includes('"msg":"watching"')), {
         timeoutMs: 20_000,
         what: 'a leader',
       });
@@ -156,11 +147,11 @@ describe('schemaops operator as a process', () => {
         },
       );
       const standby = instances.find((i) => i !== leader)!;
-      expect(standby.output).not.toContain('"msg":"watching"');
+      expect(standby.output()).not.toContain('"msg":"watching"');
 
       leader.child.kill('SIGKILL');
       const killedAt = Date.now();
-      await waitFor(() => standby.output.includes('"msg":"watching"'), {
+      await waitFor(() => standby.output().includes('"msg":"watching"'), {
         timeoutMs: 10_000,
         what: 'the standby to lead',
       });
