@@ -3,11 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Watch, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
+import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
 import { loadConfig } from '../config.js';
-import { createKubeClient, loadKubeConfig } from '../kube/client.js';
-import type { KubeClient, ObjectRef, StoredSchemaMigration, WorkloadState } from '../kube/types.js';
+import { loadKubeConfig } from '../kube/client.js';
+import type { ObjectRef, StoredSchemaMigration, WorkloadState } from '../kube/types.js';
 import { startLocalCluster } from '../localcluster/index.js';
 import { startPostgres } from '../localcluster/postgres.js';
 import { currentRevision } from '../migrations/engine.js';
@@ -110,23 +112,81 @@ function conditionTrue(object: StoredSchemaMigration | undefined, type: string) 
   return object?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 }
 
-/** Prints a line whenever the picture changes, until the run is Ready at the revision. */
-async function watchRun(kube: KubeClient, write: (line: string) => void, revision: string): Promise<void> {
+function workloadOf(deployment: V1Deployment | undefined): WorkloadState | undefined {
+  if (!deployment) return undefined;
+  return {
+    replicas: deployment.spec?.replicas ?? 0,
+    currentReplicas: deployment.status?.replicas ?? 0,
+    annotations: deployment.metadata?.annotations ?? {},
+  };
+}
+
+const RUN_DEADLINE_MS = 5 * 60_000;
+
+/**
+ * Watches the SchemaMigration and the Deployment and prints a line for every change of the picture, so
+ * every phase the operator writes is shown. Resolves once the run is Ready at the revision. The watches
+ * are open when this returns: start it before the change it should follow.
+ */
+async function followRun(
+  kc: KubeConfig,
+  write: (line: string) => void,
+  revision: string,
+): Promise<{ readonly finished: Promise<void> }> {
   const started = Date.now();
+  const watch = new Watch(kc);
+  const byName = { fieldSelector: `metadata.name=${ref.name}` };
+  const deploymentName = { fieldSelector: 'metadata.name=orders-api' };
+  let migration: StoredSchemaMigration | undefined;
+  let deployment: V1Deployment | undefined;
   let last = '';
-  for (;;) {
-    const object = await kube.getSchemaMigration(ref);
-    const line = progressLine(
-      object,
-      await kube.getWorkload('Deployment', { namespace: NAMESPACE, name: 'orders-api' }),
-    );
+  let settle: (err?: Error) => void = () => undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err) : resolve());
+  });
+  const show = () => {
+    const line = progressLine(migration, workloadOf(deployment));
     if (line !== last) write(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${line}`);
     last = line;
-    if (conditionTrue(object, 'Ready') && object?.status?.currentRevision === revision) return;
-    const stalled = conditionTrue(object, 'Stalled');
-    if (stalled) throw new Error(`stalled: ${stalled.reason}: ${stalled.message}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    const stalled = conditionTrue(migration, 'Stalled');
+    if (stalled) settle(new Error(`stalled: ${stalled.reason}: ${stalled.message}`));
+    else if (conditionTrue(migration, 'Ready') && migration?.status?.currentRevision === revision) settle();
+  };
+  const closed = (err: unknown) =>
+    settle(
+      new Error(`watch closed before the run finished${err instanceof Error ? `: ${err.message}` : ''}`),
+    );
+  const watches = await Promise.all([
+    watch.watch(
+      `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${PLURAL}`,
+      byName,
+      (_type, object: StoredSchemaMigration) => {
+        migration = object;
+        show();
+      },
+      closed,
+    ),
+    watch.watch(
+      `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
+      deploymentName,
+      (_type, object: V1Deployment) => {
+        deployment = object;
+        show();
+      },
+      closed,
+    ),
+  ]);
+  const deadline = setTimeout(
+    () => settle(new Error(`not Ready at ${revision} within ${RUN_DEADLINE_MS / 60_000} minutes`)),
+    RUN_DEADLINE_MS,
+  );
+  const stop = () => {
+    clearTimeout(deadline);
+    for (const w of watches) w.abort();
+  };
+  const done = finished.finally(stop);
+  done.catch(() => undefined); // awaited by the caller once its change is made; not unhandled meanwhile
+  return { finished: done };
 }
 
 interface Environment {
@@ -171,18 +231,20 @@ async function startEnvironment(
 async function migrateAndRollBack(e: Environment, write: (line: string) => void): Promise<void> {
   const files = sampleMigrations();
   const revisions = Object.keys(files).map((f) => f.slice(0, -4));
-  const kube = createKubeClient(loadKubeConfig({ kubeconfigPath: e.kubeconfig }));
+  const kc = loadKubeConfig({ kubeconfigPath: e.kubeconfig });
   write(
     `\n$ kubectl apply -f -   # Deployment orders-api (3 replicas), ${revisions.length} migrations, SchemaMigration orders -> latest`,
   );
+  const install = await followRun(kc, write, revisions.at(-1) ?? 'base');
   await kubectl(e.env, ['apply', '-f', '-'], sampleManifests(e.databaseUrl, files));
-  await watchRun(kube, write, revisions.at(-1) ?? 'base');
+  await install.finished;
   write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
   const previous = revisions.at(-2) ?? 'base';
   const patch = JSON.stringify({ spec: { targetRevision: previous, policy: { allowDataLoss: true } } });
   write(`\n$ kubectl patch smig orders --type merge -p '${patch}'`);
+  const rollback = await followRun(kc, write, previous);
   await kubectl(e.env, ['patch', 'smig', 'orders', '--type', 'merge', '-p', patch]);
-  await watchRun(kube, write, previous);
+  await rollback.finished;
   write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
   write(`\n$ kubectl get smig orders\n${(await kubectl(e.env, ['get', 'smig', 'orders'])).trimEnd()}`);
   write(`backups on the simulated PVC: ${readdirSync(e.pvcDir).join(', ')}`);

@@ -10,6 +10,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type V1CustomResourceDefinition,
+  Watch,
 } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { parse } from 'yaml';
@@ -214,6 +215,30 @@ export async function converge(
     await new Promise((r) => setTimeout(r, wait));
   }
 }
+
+/**
+ * Every status.phase the API server stored for the fixture's SchemaMigration, in order, from a watch opened
+ * before the run (so no write is missed, however quickly the next one follows).
+ */
+export async function recordPhases(
+  h: Harness,
+  f: Fixture,
+): Promise<{ phases: () => string[]; stop: () => void }> {
+  const seen: string[] = [];
+  const request = await new Watch(h.kc).watch(
+    `/apis/${GROUP}/${VERSION}/namespaces/${f.namespace}/${PLURAL}`,
+    { fieldSelector: `metadata.name=${f.ref.name}` },
+    (_type, object: StoredSchemaMigration) => {
+      const phase = object.status?.phase;
+      if (phase) seen.push(phase);
+    },
+    () => undefined,
+  );
+  return { phases: () => [...seen], stop: () => request.abort() };
+}
+
+/** Consecutive repeats folded into one: the phases a person watching would see change. */
+export const transitions = (phases: readonly string[]) => phases.filter((p, i) => p !== phases[i - 1]);
 
 export const condition = (object: StoredSchemaMigration | undefined, type: string) =>
   object?.status?.conditions?.find((c) => c.type === type);

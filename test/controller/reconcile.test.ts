@@ -16,7 +16,9 @@ import {
   listBackupJobs,
   migrationSpec,
   patchMigration,
+  recordPhases,
   startHarness,
+  transitions,
   type Harness,
 } from './harness.js';
 
@@ -34,8 +36,19 @@ describe('a SchemaMigration taken end to end', () => {
   it('migrates up on create: scales down, backs up, migrates, restores, reports Ready', async () => {
     const options = { files, workload: deployment, pvc: true };
     const f = await createFixture(h, options);
+    const recorder = await recordPhases(h, f);
     await createMigration(h, f, migrationSpec(options));
     const replicas = await converge(h, f, isReady, { workload: 'Deployment' });
+    recorder.stop();
+    // Each phase is entered once and never returns: no step rewrites an earlier step's phase while a
+    // later one waits (a write that would trigger another reconcile, and another write).
+    expect(transitions(recorder.phases())).toEqual([
+      'ScalingDown',
+      'BackingUp',
+      'Migrating',
+      'RestoringWorkload',
+      'Ready',
+    ]);
 
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
     expect(await query(f.databaseUrl, 'SELECT total FROM orders ORDER BY id')).toEqual([

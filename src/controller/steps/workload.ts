@@ -74,6 +74,11 @@ export async function scaleDown(run: Run, workload: WorkloadRef): Promise<StepRe
     );
     return pollWorkload;
   }
+  // Recorded once: later reconciles of this run pass through without writing (the phase moves on).
+  const recorded = run.object.status?.conditions?.some(
+    (c) => c.type === ConditionType.WorkloadScaledDown && c.status === ConditionStatus.True,
+  );
+  if (recorded) return 'continue';
   await writeStatus(run, (o) =>
     summarise(
       o,
