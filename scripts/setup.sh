@@ -18,9 +18,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# `npm install` rather than `npm ci`: npm 11 records only this platform's optional native bindings in the
-# lock file and then `npm ci` refuses it as out of sync (npm/cli#4828); install keeps the locked versions.
-npm install --no-audit --no-fund >&2
+# The locked versions, exactly: `npm ci` on a fresh checkout, in CI, or when the lock file changed since the
+# last install; otherwise what is installed is already what the lock file says. (package.json pins
+# unrs-resolver, a jest dependency, to a release whose native bindings exist for every platform, so the
+# lock file lists them all and `npm ci` accepts it anywhere.)
+if [ -n "${CI:-}" ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund >&2
+fi
 tools="$(node_modules/.bin/node scripts/tools.js)"
 PATH="$tools/bin:$PATH"
 command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required for the control plane, e2e tests and the demo" >&2; exit 1; }

@@ -87,7 +87,15 @@ describe('the operator runtime', () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
     await readyAt(f, '3_create-customers');
-    const metrics = (await get(operator.metricsPort, '/metrics')).text;
+    // The run's last metrics are recorded just after the Ready status is written.
+    let metrics = '';
+    await waitFor(
+      async () => {
+        metrics = (await get(operator.metricsPort, '/metrics')).text;
+        return metrics.includes('schemaops_workload_downtime_seconds_count 1');
+      },
+      { what: 'the downtime of the finished run in /metrics' },
+    );
     for (const series of [
       'schemaops_reconciles_total{result="success"}',
       'schemaops_reconcile_duration_seconds_bucket',
