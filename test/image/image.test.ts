@@ -1,0 +1,92 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+interface LockEntry {
+  version?: string;
+  optionalDependencies?: Record<string, string>;
+}
+
+/** Dockerfile instructions, continuation lines joined, comments dropped. */
+function instructions(dockerfile: string): { op: string; args: string }[] {
+  return dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [op = '', ...rest] = line.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+/** The patterns of .dockerignore as regular expressions over context paths (`*` within one segment). */
+function ignored(dockerignore: string): (path: string) => boolean {
+  const patterns = dockerignore
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((pattern) => {
+      const body = pattern
+        .replace(/^\/+/, '')
+        .replace(/[.+^${}()|[\]]/g, '\\$&')
+        .replace(/\*\*\//g, '(.*/)?')
+        .replace(/\*/g, '[^/]*');
+      return new RegExp(`^${body}(/.*)?$`);
+    });
+  return (path) => patterns.some((p) => p.test(path));
+}
+
+describe('the container image build', () => {
+  const steps = instructions(read('Dockerfile'));
+  const isIgnored = ignored(read('.dockerignore'));
+
+  it('copies only files that exist and that .dockerignore lets into the build context', () => {
+    const sources = steps
+      .filter((s) => s.op === 'COPY' && !s.args.startsWith('--from'))
+      .flatMap((s) => s.args.split(/\s+/).slice(0, -1));
+    expect(sources.length).toBeGreaterThan(3);
+    for (const source of sources) {
+      expect({ source, exists: existsSync(join(root, source)) }).toEqual({ source, exists: true });
+      expect({ source, ignored: isIgnored(source) }).toEqual({ source, ignored: false });
+    }
+    // What must stay out of the context does: tests, dependencies, the Git directory.
+    for (const path of ['node_modules/pg/package.json', '.git/HEAD', 'test/e2e/operator.test.ts']) {
+      expect({ path, ignored: isIgnored(path) }).toEqual({ path, ignored: true });
+    }
+  });
+
+  it('runs the compiled entry point on Node 24 as an unprivileged numeric user', () => {
+    const bases = steps.filter((s) => s.op === 'FROM').map((s) => s.args.split(/\s+/)[0]);
+    expect(bases.length).toBeGreaterThan(1);
+    for (const base of bases) expect(base).toMatch(/^node:24[-.\w]*$/);
+    const users = steps.filter((s) => s.op === 'USER').map((s) => s.args);
+    expect(users.at(-1)).toMatch(/^[1-9]\d*:[1-9]\d*$/);
+    expect(steps.find((s) => s.op === 'ENTRYPOINT')?.args).toBe('["node", "dist/main.js"]');
+    const build = JSON.parse(read('tsconfig.build.json')) as { compilerOptions?: { outDir?: string } };
+    const base = JSON.parse(read('tsconfig.json')) as { compilerOptions?: { outDir?: string } };
+    expect(build.compilerOptions?.outDir ?? base.compilerOptions?.outDir).toMatch(/^(\.\/)?dist\/?$/);
+    expect(existsSync(join(root, 'src/main.ts'))).toBe(true);
+    // The runtime stage installs production dependencies only, from the lock file.
+    expect(steps.some((s) => s.op === 'RUN' && /npm ci\b.*--omit=dev/.test(s.args))).toBe(true);
+  });
+
+  it('has a lock file that lists every optional dependency its packages declare, so `npm ci` accepts it', () => {
+    // npm refuses a lock file without the platform bindings of another OS or CPU ("Missing: … from lock
+    // file"), which fails the image build's `npm ci` even when the machine that wrote the lock is fine.
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, LockEntry> };
+    const locked = new Set(
+      Object.keys(lock.packages).map((key) => key.slice(key.lastIndexOf('node_modules/') + 13)),
+    );
+    const missing = Object.entries(lock.packages).flatMap(([key, entry]) =>
+      Object.keys(entry.optionalDependencies ?? {})
+        .filter((name) => !locked.has(name))
+        .map((name) => `${name} (optional for ${key})`),
+    );
+    expect(missing).toEqual([]);
+  });
+});
