@@ -14,8 +14,21 @@ demo: ## Install what is missing, then migrate and roll back a sample app on a l
 	$(NPM) run demo
 
 .PHONY: e2e
-e2e: ## The kubectl-driven end-to-end test against the local control plane.
+e2e: ## The kubectl-driven end-to-end scenarios: on a kind cluster where Docker and kind are there, else locally.
+	@if command -v kind >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  $(MAKE) e2e-kind; \
+	else \
+	  echo "no Docker engine or no kind: running the e2e scenarios on the local control plane"; \
+	  $(MAKE) e2e-local; \
+	fi
+
+.PHONY: e2e-local
+e2e-local: ## The e2e scenarios on the local control plane (what CI runs).
 	$(NPM) test -- test/e2e
+
+.PHONY: e2e-kind
+e2e-kind: ## The same e2e scenarios on a kind cluster: builds and loads the image (KEEP_CLUSTER=1 keeps it).
+	bash scripts/e2e-kind.sh
 
 ##@ Development
 

@@ -43,8 +43,9 @@ function sampleMigrations(): Record<string, string> {
 export function sampleManifests(
   databaseUrl: string,
   files: Record<string, string>,
-  namespace = NAMESPACE,
+  options: { readonly namespace?: string; readonly appImage?: string } = {},
 ): string {
+  const { namespace = NAMESPACE, appImage = 'orders-api:1.0' } = options;
   const labels = { app: 'orders-api' };
   const metadata = (name: string) => ({ name, namespace });
   return [
@@ -64,7 +65,7 @@ export function sampleManifests(
       spec: {
         replicas: 3,
         selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { containers: [{ name: 'api', image: 'orders-api:1.0' }] } },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'api', image: appImage }] } },
       },
     },
     {

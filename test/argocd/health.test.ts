@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { parse, parseAllDocuments } from 'yaml';
+import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
 import { parseMigrationSource } from '../../src/migrations/source.js';
+import { kustomize as kustomizeDir } from '../support/kustomize.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const checkDir = join(root, 'argocd', 'schemaops.dev', 'SchemaMigration');
@@ -59,23 +59,7 @@ function runHealth(object: unknown): { status: string; message: string } {
   return { status: result.stdout.slice(0, newline), message: result.stdout.slice(newline + 1) };
 }
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** `kubectl kustomize DIR`, with a cache directory of its own. */
-function kustomize(dir: string): Manifest[] {
-  const cache = mkdtempSync(join(tmpdir(), 'schemaops-kubecache-'));
-  tempDirs.push(cache);
-  const result = spawnSync('kubectl', ['kustomize', join(root, dir)], {
-    env: { ...process.env, KUBECACHEDIR: cache },
-    encoding: 'utf8',
-  });
-  if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((doc) => doc.toJSON() as Manifest);
-}
+const kustomize = (dir: string) => kustomizeDir<Manifest>(dir);
 
 function only(manifests: Manifest[], kind: string): Manifest {
   const found = manifests.filter((m) => m.kind === kind);

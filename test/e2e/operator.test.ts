@@ -1,141 +1,86 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { sampleManifests } from '../../src/demo/demo.js';
 import { currentRevision } from '../../src/migrations/engine.js';
-import { freshDatabase, query, testPostgres } from '../support/db.js';
+import { query } from '../support/db.js';
 import { files } from '../controller/fixtures.js';
-import { startTestCluster, waitFor, type TestCluster } from '../localcluster/support.js';
+import { waitFor } from '../localcluster/support.js';
+import { startTarget, targetName, type Database, type E2ETarget } from './targets.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-let t: TestCluster;
-let operator: ChildProcess | undefined;
-let operatorOutput = '';
-let databaseUrl: string;
+// The same scenarios on the local control plane (CI) and on a kind cluster (`make e2e` with Docker).
+jest.setTimeout(targetName === 'local' ? 120_000 : 900_000);
+
+let target: E2ETarget;
+let db: Database;
 
 beforeAll(async () => {
-  t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
-  databaseUrl = await freshDatabase('e2e');
-  // Installed the way a platform team would, from the kustomize default (CRD, RBAC, manager); the
-  // manager's pods are simulated here, so the operator itself runs as a process beside it.
-  await t.kubectl(['apply', '-k', join(root, 'config/default')]);
-  await t.kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/schemamigrations.schemaops.dev',
-    '--timeout=30s',
-  ]);
-  operator = spawn(
-    process.execPath,
-    [
-      '--import',
-      join(root, 'scripts/register-ts.js'),
-      join(root, 'src/main.ts'),
-      'operator',
-      '--kubeconfig',
-      t.kubeconfigPath,
-      '--log-level',
-      'debug',
-      '--metrics-addr',
-      '127.0.0.1:0',
-      '--health-addr',
-      '127.0.0.1:0',
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  operator.stdout?.on('data', (chunk: Buffer) => (operatorOutput += chunk.toString()));
-  operator.stderr?.on('data', (chunk: Buffer) => (operatorOutput += chunk.toString()));
+  // Installed the way a platform team would, through kubectl from the kustomize manifests.
+  target = await startTarget();
+  db = await target.database('e2e');
 });
 
 afterAll(async () => {
-  if (operator && operator.exitCode === null) operator.kill('SIGKILL');
-  await t.close();
+  await target?.close();
 });
 
-describe('schemaops operator, driven through kubectl', () => {
+/** `kubectl get` of one JSONPath. */
+async function field(namespace: string, object: string, path: string): Promise<string> {
+  return (await target.kubectl(['-n', namespace, 'get', object, '-o', `jsonpath={${path}}`])).stdout;
+}
+
+const wait = (namespace: string, condition: string) =>
+  target.kubectl([
+    '-n',
+    namespace,
+    'wait',
+    `--for=${condition}`,
+    'smig/orders',
+    `--timeout=${target.waitTimeout}`,
+  ]);
+
+describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
   it('migrates on apply and rolls back on one kubectl patch', async () => {
-    await t.kubectl(['apply', '-f', '-'], { input: sampleManifests(databaseUrl, files) });
-    await t.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'smig/orders', '--timeout=60s']);
-    expect(await currentRevision({ databaseUrl })).toBe('3_create-customers');
-    const table = await t.kubectl(['-n', 'shop', 'get', 'smig', 'orders']);
+    const manifests = sampleManifests(db.inCluster, files, { appImage: target.appImage });
+    await target.kubectl(['apply', '-f', '-'], { input: manifests });
+    await wait('shop', 'condition=Ready');
+    expect(await currentRevision({ databaseUrl: db.local })).toBe('3_create-customers');
+    const table = await target.kubectl(['-n', 'shop', 'get', 'smig', 'orders']);
     expect(table.stdout).toMatch(/orders\s+latest\s+3_create-customers\s+Ready\s+True/);
 
-    await t.kubectl([
-      '-n',
-      'shop',
-      'patch',
-      'smig',
-      'orders',
-      '--type',
-      'merge',
-      '-p',
-      '{"spec":{"targetRevision":"1_create-orders","policy":{"allowDataLoss":true}}}',
-    ]);
-    await t.kubectl([
-      '-n',
-      'shop',
-      'wait',
-      '--for=jsonpath={.status.currentRevision}=1_create-orders',
-      'smig/orders',
-      '--timeout=60s',
-    ]);
-    await t.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'smig/orders', '--timeout=60s']);
-    expect(await currentRevision({ databaseUrl })).toBe('1_create-orders');
-    expect(await query(databaseUrl, 'SELECT total FROM orders ORDER BY id')).toEqual([
+    const rollback = '{"spec":{"targetRevision":"1_create-orders","policy":{"allowDataLoss":true}}}';
+    await target.kubectl(['-n', 'shop', 'patch', 'smig', 'orders', '--type', 'merge', '-p', rollback]);
+    await wait('shop', 'jsonpath={.status.currentRevision}=1_create-orders');
+    await wait('shop', 'condition=Ready');
+    expect(await currentRevision({ databaseUrl: db.local })).toBe('1_create-orders');
+    expect(await query(db.local, 'SELECT total FROM orders ORDER BY id')).toEqual([
       { total: 10 },
       { total: 20 },
       { total: 30 },
     ]);
-    const replicas = await t.kubectl([
-      '-n',
-      'shop',
-      'get',
-      'deployment',
-      'orders-api',
-      '-o',
-      'jsonpath={.status.replicas}',
-    ]);
-    expect(replicas.stdout).toBe('3');
+    expect(await field('shop', 'deployment/orders-api', '.status.replicas')).toBe('3');
   });
 
   it('stalls a failing migration with the database unchanged and the replicas back, and deletes cleanly', async () => {
-    const brokenUrl = await freshDatabase('e2e');
-    const broken = {
+    const broken = await target.database('e2e');
+    const withBrokenFile = {
       ...files,
       '4_broken.sql':
         '-- Up Migration\nCREATE TABLE audit (id int);\nSELECT no_such_function();\n-- Down Migration\n',
     };
-    const docs = sampleManifests(brokenUrl, broken, 'shop2');
-    await t.kubectl(['apply', '-f', '-'], { input: docs });
-    await t.kubectl(['-n', 'shop2', 'wait', '--for=condition=Stalled', 'smig/orders', '--timeout=60s']);
-    const reason = await t.kubectl([
-      '-n',
-      'shop2',
-      'get',
-      'smig',
-      'orders',
-      '-o',
-      'jsonpath={.status.conditions[?(@.type=="Stalled")].reason}',
-    ]);
-    expect(reason.stdout).toBe('MigrationFailed');
-    expect(await currentRevision({ databaseUrl: brokenUrl })).toBe('base');
-    await waitFor(
-      async () =>
-        (
-          await t.kubectl([
-            '-n',
-            'shop2',
-            'get',
-            'deployment',
-            'orders-api',
-            '-o',
-            'jsonpath={.status.replicas}',
-          ])
-        ).stdout === '3',
-      { what: 'the replicas back' },
+    const manifests = sampleManifests(broken.inCluster, withBrokenFile, {
+      namespace: 'shop2',
+      appImage: target.appImage,
+    });
+    await target.kubectl(['apply', '-f', '-'], { input: manifests });
+    await wait('shop2', 'condition=Stalled');
+    expect(await field('shop2', 'smig/orders', '.status.conditions[?(@.type=="Stalled")].reason')).toBe(
+      'MigrationFailed',
     );
-    const events = await t.kubectl([
+    expect(await currentRevision({ databaseUrl: broken.local })).toBe('base');
+    await waitFor(async () => (await field('shop2', 'deployment/orders-api', '.status.replicas')) === '3', {
+      timeoutMs: 60_000,
+      what: 'the replicas back',
+    });
+    const events = await target.kubectl([
       '-n',
       'shop2',
       'get',
@@ -145,19 +90,14 @@ describe('schemaops operator, driven through kubectl', () => {
     ]);
     expect(events.stdout).toContain('MigrationFailed');
 
-    await t.kubectl(['-n', 'shop2', 'delete', 'smig', 'orders', '--wait=false']);
-    await t.kubectl(['-n', 'shop2', 'wait', '--for=delete', 'smig/orders', '--timeout=60s']);
+    await target.kubectl(['-n', 'shop2', 'delete', 'smig', 'orders', '--wait=false']);
+    await wait('shop2', 'delete');
   });
 
   it('exits cleanly on SIGTERM and never printed a secret', async () => {
-    const child = operator!;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    await waitFor(() => operatorOutput.includes('operator stopped'), {
-      what: 'the operator to log its stop',
-    });
-    expect(operatorOutput).not.toContain(testPostgres().password);
-    expect(operatorOutput).not.toMatch(/postgres:\/\/[^\s"]*@/);
+    expect(await target.stopOperator()).toBe(true);
+    const output = target.operatorOutput();
+    for (const secret of target.secrets) expect(output).not.toContain(secret);
+    expect(output).not.toMatch(/postgres:\/\/[^\s"]*@/);
   });
 });
