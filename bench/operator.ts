@@ -5,7 +5,7 @@
 // lead to the next step. An idle operator (no SchemaMigrations) is measured first for comparison.
 //
 //   node --import ./scripts/register-ts.js bench/operator.ts [--count 1000] [--resync 5s]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request as httpRequest, type IncomingMessage } from 'node:http';
@@ -27,13 +27,14 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { parseDuration } from '../src/duration.js';
+import { bundle, imageEnvironment } from '../scripts/bundle.js';
 import { renderKubeconfig, startLocalCluster } from '../src/localcluster/index.js';
 import { freePort, startPostgres } from '../src/localcluster/postgres.js';
 import { migrateToTarget } from '../src/migrations/engine.js';
 
 const ROOT = dirname(import.meta.dirname);
-/** The heap limits the container image sets (Dockerfile ENV NODE_OPTIONS), so RSS is measured as shipped. */
-const NODE_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=2'];
+/** What the container image runs (scripts/bundle.ts), with the image's environment, so RSS is as shipped. */
+const BUNDLE = join(ROOT, 'dist', 'schemaops.mjs');
 const CRD_PATH = join(ROOT, 'crds', 'schemaops.dev_schemamigrations.yaml');
 const RSS_TARGET_MB = 150;
 const REACTION_TARGET_S = 1;
@@ -250,10 +251,8 @@ interface OperatorProcess {
 
 async function spawnOperator(kubeconfigPath: string, resync: string): Promise<OperatorProcess> {
   const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  // The compiled entry point, as the container image runs it (see Dockerfile).
   const args = [
-    ...NODE_FLAGS,
-    join(ROOT, 'dist', 'main.js'),
+    BUNDLE,
     'operator',
     '--kubeconfig',
     kubeconfigPath,
@@ -266,7 +265,8 @@ async function spawnOperator(kubeconfigPath: string, resync: string): Promise<Op
     '--log-level',
     'warn',
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, ...imageEnvironment() };
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
@@ -834,11 +834,9 @@ async function measureSteady(bench: Bench) {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  console.log('building dist/ (the operator runs compiled, as in the image)');
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  const env = Object.entries(imageEnvironment()).map(([name, value]) => `${name}=${value}`);
+  console.log(`bundling ${BUNDLE}; the operator runs it as the image does, with ${env.join(' ')}`);
+  for (const warning of await bundle(BUNDLE)) console.log(`bundle warning: ${warning}`);
   const benchStarted = performance.now();
   const server = await startPostgres();
   onCleanup('PostgreSQL', () => server.stop());

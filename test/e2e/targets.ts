@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { bundle, imageEnvironment } from '../../scripts/bundle.js';
 import { createDatabase } from '../../src/localcluster/postgres.js';
 import { freshDatabase, testPostgres } from '../support/db.js';
 import { startTestCluster, waitFor } from '../localcluster/support.js';
@@ -72,7 +73,8 @@ function capture(child: ChildProcess): { output: () => string; exited: Promise<n
 
 /**
  * The local control plane: installed from the kustomize default like a cluster, but its pods are
- * simulated, so the operator runs as a process beside it. PostgreSQL is the test run's server.
+ * simulated, so the operator (the image's bundle) runs as a process beside it. PostgreSQL is the test
+ * run's server.
  */
 async function startLocalTarget(): Promise<E2ETarget> {
   const t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
@@ -87,14 +89,17 @@ async function startLocalTarget(): Promise<E2ETarget> {
     'crd/schemamigrations.schemaops.dev',
     '--timeout=30s',
   ]);
+  // The operator as the image runs it: the bundle, with no node_modules beside it.
+  const entry = join(t.dir, 'schemaops.mjs');
+  await bundle(entry);
   const operator = spawn(
     process.execPath,
     [
-      ...['--import', join(root, 'scripts/register-ts.js'), join(root, 'src/main.ts'), 'operator'],
+      ...[entry, 'operator'],
       ...['--kubeconfig', t.kubeconfigPath, '--log-level', 'debug'],
       ...['--metrics-addr', '127.0.0.1:0', '--health-addr', '127.0.0.1:0'],
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: t.dir, env: { ...process.env, ...imageEnvironment() }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs = capture(operator);
   return {
