@@ -19,7 +19,7 @@ const HASH = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789a
 const input: BackupJobInput = {
   migration: { name: 'orders', namespace: 'shop', uid: '3f1c2a9e-0000-4000-8000-000000000001' },
   planHash: HASH,
-  backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3 },
+  backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3, jobTTL: '24h' },
   databaseSecret: { name: 'orders-db', key: 'url' },
   timeoutSeconds: 1800,
   now: new Date('2026-11-21T12:00:00.456Z'),
@@ -65,9 +65,11 @@ describe('buildBackupJob', () => {
     expect(job.spec!.template.metadata!.labels).toEqual(job.metadata!.labels);
   });
 
-  it('runs once, within the backup timeout, and is kept for the operator to read', () => {
+  it('runs once, within the backup timeout, and is deleted by Kubernetes jobTTL after it finished', () => {
     expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 1800 });
-    expect(job.spec!.ttlSecondsAfterFinished).toBeUndefined();
+    expect(job.spec!.ttlSecondsAfterFinished).toBe(86_400);
+    const short = { ...input, backup: { ...input.backup, jobTTL: '1m30s' } };
+    expect(buildBackupJob(short).spec!.ttlSecondsAfterFinished).toBe(90);
     expect(pod.restartPolicy).toBe('Never');
     expect(buildBackupJob({ ...input, timeoutSeconds: 0.2 }).spec!.activeDeadlineSeconds).toBe(1);
   });

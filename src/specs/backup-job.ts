@@ -2,6 +2,7 @@ import type { V1Container, V1EnvVar, V1Job, V1OwnerReference, V1PodSpec } from '
 import { API_VERSION, KIND } from '../api/v1alpha1/group.js';
 import { Label, MANAGED_BY } from '../api/v1alpha1/keys.js';
 import type { BackupSpec, SecretKeySelector } from '../api/v1alpha1/spec.js';
+import { parseDuration } from '../duration.js';
 
 /** The postgres image's postgres user and group. */
 export const POSTGRES_UID = 999;
@@ -213,6 +214,8 @@ export function buildBackupJob(input: BackupJobInput): V1Job {
       // A failed dump is reported, not retried: the reconciler applies policy.onFailure.
       backoffLimit: 0,
       activeDeadlineSeconds: Math.max(1, Math.ceil(input.timeoutSeconds)),
+      // Finished Jobs and their pods do not pile up, one per run: Kubernetes' TTL controller removes them.
+      ttlSecondsAfterFinished: Math.ceil(parseDuration(input.backup.jobTTL) / 1000),
       template: { metadata: { labels }, spec: backupPodSpec(input) },
     },
   };

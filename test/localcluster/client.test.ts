@@ -359,4 +359,41 @@ describe('@kubernetes/client-node against the local cluster', () => {
       },
     );
   });
+
+  it('deletes a finished Job and its pod ttlSecondsAfterFinished after it finished', async () => {
+    await batch.createNamespacedJob({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'short-lived' },
+        spec: {
+          ttlSecondsAfterFinished: 1,
+          template: {
+            spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x', command: ['true'] }] },
+          },
+        },
+      },
+    });
+    const finished = await waitFor(
+      async () => {
+        const j = await batch.readNamespacedJob({ namespace: 'default', name: 'short-lived' });
+        return j.status?.conditions?.find((c) => c.type === 'Complete' && c.status === 'True');
+      },
+      { what: 'the job to complete' },
+    );
+    const pods = () =>
+      core.listNamespacedPod({ namespace: 'default', labelSelector: 'job-name=short-lived' });
+    expect((await pods()).items).toHaveLength(1);
+    await waitFor(
+      async () => {
+        const left = await batch.listNamespacedJob({
+          namespace: 'default',
+          fieldSelector: 'metadata.name=short-lived',
+        });
+        return left.items.length === 0 && (await pods()).items.length === 0;
+      },
+      { timeoutMs: 10_000, what: 'the TTL to delete the job and its pod' },
+    );
+    // Not before its time: at least the TTL after the Complete condition.
+    expect(Date.now() - new Date(finished.lastTransitionTime!).getTime()).toBeGreaterThanOrEqual(900);
+  });
 });

@@ -96,6 +96,10 @@ export const backupSchema = z
       .default('postgres:16')
       .describe('Image with pg_dump; its major must be >= the server major.'),
     retain: z.int().min(1).max(1000).default(5).describe('How many dumps of this SchemaMigration to keep.'),
+    jobTTL: duration(
+      '24h',
+      'How long a finished backup Job and its pod (with its logs) stay before Kubernetes deletes them.',
+    ),
   })
   .describe('A pg_dump before each run; omit to skip the backup.');
 

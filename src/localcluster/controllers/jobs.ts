@@ -73,6 +73,8 @@ export class JobController {
   private readonly access: ClusterAccess;
   private readonly options: JobControllerOptions;
   private readonly running = new Map<string, RunState>();
+  /** Deletions of finished Jobs with ttlSecondsAfterFinished, by Job key (the TTL-after-finished controller). */
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(access: ClusterAccess, options: JobControllerOptions) {
@@ -97,6 +99,8 @@ export class JobController {
     this.unsubscribe?.();
     for (const state of this.running.values()) this.abort(state);
     this.running.clear();
+    for (const timer of this.expiries.values()) clearTimeout(timer);
+    this.expiries.clear();
   }
 
   private key(job: KubeObject): string {
@@ -107,8 +111,8 @@ export class JobController {
     if (this.running.has(this.key(seen))) return;
     // Events arrive late: decide on the Job as it is now.
     const job = this.access.get('batch', 'jobs', seen.metadata.namespace, seen.metadata.name ?? '');
-    if (!job || job.metadata.uid !== seen.metadata.uid || isFinished(job) || job.metadata.deletionTimestamp)
-      return;
+    if (!job || job.metadata.uid !== seen.metadata.uid || job.metadata.deletionTimestamp) return;
+    if (isFinished(job)) return this.expireLater(job);
     if (rec(job.spec).suspend === true) return;
     const state: RunState = {
       cancelled: false,
@@ -123,6 +127,30 @@ export class JobController {
         if (state.timer) clearTimeout(state.timer);
         this.running.delete(this.key(job));
       });
+  }
+
+  /** Deletes a finished Job (and, through garbage collection, its pods) ttlSecondsAfterFinished later. */
+  private expireLater(job: KubeObject): void {
+    const ttl = rec(job.spec).ttlSecondsAfterFinished;
+    const key = this.key(job);
+    if (typeof ttl !== 'number' || this.expiries.has(key)) return;
+    const conditions = Array.isArray(rec(job.status).conditions)
+      ? (rec(job.status).conditions as unknown[])
+      : [];
+    const finished = conditions.find((c) => isRecord(c) && (c.type === 'Complete' || c.type === 'Failed'));
+    const finishedAt = isRecord(finished) ? Date.parse(String(finished.lastTransitionTime)) : Date.now();
+    const timer = setTimeout(
+      () => {
+        this.expiries.delete(key);
+        const current = this.access.get('batch', 'jobs', job.metadata.namespace, job.metadata.name ?? '');
+        if (current?.metadata.uid !== job.metadata.uid) return;
+        const ref = { namespace: job.metadata.namespace, name: job.metadata.name ?? '' };
+        this.access.delete('batch', 'jobs', ref, 'Background');
+      },
+      Math.max(0, (Number.isNaN(finishedAt) ? Date.now() : finishedAt) + ttl * 1000 - Date.now()),
+    );
+    timer.unref();
+    this.expiries.set(key, timer);
   }
 
   private cancel(job: KubeObject): void {
@@ -175,7 +203,8 @@ export class JobController {
         await sleep(this.options.retryDelayMs ?? 500);
     }
     if (state.cancelled) return;
-    this.finish(job, state, { success: succeeded >= completions, succeeded, failed });
+    const finished = this.finish(job, state, { success: succeeded >= completions, succeeded, failed });
+    if (finished) this.expireLater(finished);
   }
 
   private async attempt(job: KubeObject, state: RunState): Promise<ProcessOutcome | undefined> {
@@ -335,9 +364,9 @@ export class JobController {
     job: KubeObject,
     state: RunState,
     result: { success: boolean; succeeded: number; failed: number },
-  ): void {
+  ): KubeObject | undefined {
     const { success, succeeded, failed } = result;
-    this.writeStatus(job, (status) => {
+    return this.writeStatus(job, (status) => {
       delete status.active;
       status.ready = 0;
       status.terminating = 0;
