@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { loadConfig } from '../../src/config.js';
 import { parseMigrationSource } from '../../src/migrations/source.js';
 import { kustomize as kustomizeDir } from '../support/kustomize.js';
 
@@ -133,6 +134,8 @@ describe('the kustomize bases', () => {
       'CustomResourceDefinition',
       'Deployment',
       'Namespace',
+      'Role',
+      'RoleBinding',
       'ServiceAccount',
     ]);
     expect(only(manifests, 'Namespace').metadata.name).toBe('schemaops-system');
@@ -191,7 +194,7 @@ describe('the kustomize bases', () => {
     expect(grants.sort()).toEqual(
       [
         'schemaops.dev schemamigrations: get,list,patch,watch',
-        'schemaops.dev schemamigrations/status: get,patch',
+        'schemaops.dev schemamigrations/status: patch',
         'schemaops.dev schemamigrations/finalizers: update',
         'core secrets: get',
         'core configmaps: get,list',
@@ -203,9 +206,34 @@ describe('the kustomize bases', () => {
         'apps statefulsets/scale: patch',
         'batch jobs: create,get,list,watch',
         'events.k8s.io events: create',
-        'coordination.k8s.io leases: create,get,update',
       ].sort(),
     );
+  });
+
+  it('grants the election Lease only in the operator namespace, and only the one it uses', () => {
+    const manifests = kustomize('config/default');
+    const role = only(manifests, 'Role') as unknown as {
+      metadata: { name: string; namespace: string };
+      rules: Rule[];
+    };
+    expect(role.metadata.namespace).toBe('schemaops-system');
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: [loadConfig({}, {}).leaseName],
+        verbs: ['get', 'update'],
+      },
+    ]);
+    const binding = only(manifests, 'RoleBinding') as unknown as RoleBinding & {
+      metadata: { namespace: string };
+    };
+    expect(binding.metadata.namespace).toBe('schemaops-system');
+    expect(binding.roleRef.name).toBe(role.metadata.name);
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'schemaops-controller-manager', namespace: 'schemaops-system' },
+    ]);
   });
 
   it('renders config/samples: a SchemaMigration, its Secret and a ConfigMap of valid migration files', () => {
