@@ -3,7 +3,8 @@
 # test/e2e/kind/cluster.yaml, loads the image, then runs the same jest file as CI does on the local
 # control plane, with SCHEMAOPS_E2E_TARGET=kind. The test installs everything through kubectl.
 #
-# Needs a running Docker engine, kind (v0.33, the release the pinned node image belongs to), kubectl.
+# Needs a running Docker engine, kind (v0.33, the release the pinned node image belongs to), kubectl,
+# Node.js and npm; any OS that runs those (no apt packages: PostgreSQL runs in the cluster).
 # KIND_CLUSTER names the cluster (default schemaops-e2e); KEEP_CLUSTER=1 leaves it running afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,9 @@ case "$(kind version)" in
   *) echo "e2e-kind: warning: $(kind version); test/e2e/kind/cluster.yaml pins the node image of kind v0.33" >&2 ;;
 esac
 
-PATH="$(bash scripts/setup.sh)"
-export PATH
+command -v kubectl >/dev/null 2>&1 || fail "kubectl not found on PATH"
+# Only the npm packages (Node 24 among them): PostgreSQL runs in the cluster, not on this machine.
+[ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
 
 docker build --tag "$image" .
 

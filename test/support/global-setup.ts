@@ -9,6 +9,8 @@ declare global {
  * The test workers start after this and inherit the environment, which is how they find the server.
  */
 export default async function globalSetup(): Promise<void> {
+  // The kind e2e target brings its own PostgreSQL, in the cluster; this machine may have no server binaries.
+  if (process.env.SCHEMAOPS_E2E_TARGET === 'kind') return;
   const server = await startPostgres();
   globalThis.__schemaopsPostgres = server;
   process.env.SCHEMAOPS_TEST_ADMIN_URL = server.url();
