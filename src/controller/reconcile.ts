@@ -119,6 +119,19 @@ async function failWithoutInputs(
   return DONE;
 }
 
+/**
+ * A policy the API accepts but no run carries out yet: refused before a run starts, never ignored (an
+ * approval gate silently skipped, or a failure that restores no backup, would not be what was asked).
+ */
+function unsupportedPolicy(spec: SchemaMigrationSpec): string | undefined {
+  const { approval, onFailure } = spec.policy;
+  if (approval !== 'Automatic')
+    return `spec.policy.approval: ${approval} is not supported yet; only Automatic runs (nothing was touched)`;
+  if (onFailure === 'RestoreBackup')
+    return 'spec.policy.onFailure: RestoreBackup is not supported yet; use RestoreWorkload or KeepWorkloadDown (nothing was touched)';
+  return undefined;
+}
+
 /** The part of a reconcile that needs a valid spec: the inputs, then a new run or the next step. */
 async function reconcileSpec(
   ctx: ReconcileContext,
@@ -128,6 +141,8 @@ async function reconcileSpec(
 ): Promise<ReconcileResult> {
   const plan = object.status?.plan;
   if (!plan && failureStillStands(object)) return DONE;
+  const unsupported = plan ? undefined : unsupportedPolicy(spec);
+  if (unsupported) return report(ctx, object, stalled(Reason.UnsupportedPolicy, unsupported));
   const gathered = await gatherInputs(ctx.kube, object.metadata.namespace, spec);
   if (!gathered.ok && plan) return failWithoutInputs(ctx, { object, plan, spec }, gathered.refusal, log);
   if (!gathered.ok) return report(ctx, object, stalled(gathered.refusal.reason, gathered.refusal.message));

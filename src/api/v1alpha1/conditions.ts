@@ -62,7 +62,7 @@ export const Reason = {
   BackupPvcNotFound: 'BackupPvcNotFound',
   /** The plan drops data and policy.allowDataLoss is false. */
   DataLossNotAllowed: 'DataLossNotAllowed',
-  /** policy.onFailure RestoreBackup is accepted by the API but not implemented yet. */
+  /** policy.approval Manual or Destructive, or policy.onFailure RestoreBackup: accepted by the API, not carried out yet. */
   UnsupportedPolicy: 'UnsupportedPolicy',
 
   // The migration engine's refusals and failures, reported under their own codes

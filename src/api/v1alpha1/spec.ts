@@ -111,11 +111,15 @@ export const policySchema = z
     approval: z
       .enum(APPROVALS)
       .default('Automatic')
-      .describe('Automatic, Manual (every plan) or Destructive (plans that go down or drop data).'),
+      .describe(
+        'Automatic; Manual (every plan) or Destructive (plans that go down or drop data) are planned and refused.',
+      ),
     onFailure: z
       .enum(ON_FAILURE)
       .default('RestoreWorkload')
-      .describe('After a failed run: RestoreWorkload, KeepWorkloadDown or RestoreBackup (planned).'),
+      .describe(
+        'After a failed run: RestoreWorkload or KeepWorkloadDown; RestoreBackup is planned and refused.',
+      ),
     allowDataLoss: z.boolean().default(false).describe('Allow plans that drop tables, columns or data.'),
   })
   .prefault({})
