@@ -120,16 +120,32 @@ async function failWithoutInputs(
 }
 
 /**
- * A policy the API accepts but no run carries out yet: refused before a run starts, never ignored (an
- * approval gate silently skipped, or a failure that restores no backup, would not be what was asked).
+ * A policy the API accepts but no run carries out yet: refused before a run starts, never ignored (a
+ * failure that restores no backup would not be what was asked).
  */
 function unsupportedPolicy(spec: SchemaMigrationSpec): string | undefined {
-  const { approval, onFailure } = spec.policy;
-  if (approval !== 'Automatic')
-    return `spec.policy.approval: ${approval} is not supported yet; only Automatic runs (nothing was touched)`;
-  if (onFailure === 'RestoreBackup')
+  if (spec.policy.onFailure === 'RestoreBackup')
     return 'spec.policy.onFailure: RestoreBackup is not supported yet; use RestoreWorkload or KeepWorkloadDown (nothing was touched)';
   return undefined;
+}
+
+/** The plan of the run under way; a plan in status without startedAt only waits for approval. */
+function runUnderWay(object: StoredSchemaMigration): Plan | undefined {
+  const plan = object.status?.plan;
+  return plan?.startedAt ? plan : undefined;
+}
+
+/** Why no new run may start: a failed run that still stands, or a policy not carried out yet. */
+function refuseToStart(
+  ctx: ReconcileContext,
+  object: StoredSchemaMigration,
+  spec: SchemaMigrationSpec,
+): Promise<ReconcileResult> | undefined {
+  if (failureStillStands(object)) return Promise.resolve(DONE);
+  const unsupported = unsupportedPolicy(spec);
+  return unsupported
+    ? report(ctx, object, stalled(Reason.UnsupportedPolicy, unsupported), { plan: null })
+    : undefined;
 }
 
 /** The part of a reconcile that needs a valid spec: the inputs, then a new run or the next step. */
@@ -139,13 +155,15 @@ async function reconcileSpec(
   spec: SchemaMigrationSpec,
   log: Logger,
 ): Promise<ReconcileResult> {
-  const plan = object.status?.plan;
-  if (!plan && failureStillStands(object)) return DONE;
-  const unsupported = plan ? undefined : unsupportedPolicy(spec);
-  if (unsupported) return report(ctx, object, stalled(Reason.UnsupportedPolicy, unsupported));
+  const plan = runUnderWay(object);
+  const refused = plan ? undefined : refuseToStart(ctx, object, spec);
+  if (refused) return refused;
   const gathered = await gatherInputs(ctx.kube, object.metadata.namespace, spec);
   if (!gathered.ok && plan) return failWithoutInputs(ctx, { object, plan, spec }, gathered.refusal, log);
-  if (!gathered.ok) return report(ctx, object, stalled(gathered.refusal.reason, gathered.refusal.message));
+  if (!gathered.ok) {
+    const { reason, message } = gathered.refusal;
+    return report(ctx, object, stalled(reason, message), { plan: null });
+  }
   const state = plan ? { object, plan } : await startRun(ctx, object, spec, { inputs: gathered.inputs, log });
   if (!('plan' in state)) return state;
   const run = newRun(ctx, { ...state, spec, inputs: gathered.inputs }, log);

@@ -2,7 +2,7 @@ import { ConditionStatus, ConditionType, Reason } from '../api/v1alpha1/conditio
 import { Annotation } from '../api/v1alpha1/keys.js';
 import { Phase } from '../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../api/v1alpha1/set-condition.js';
-import type { SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
+import type { Approval, SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
 import type { Plan as StatusPlan } from '../api/v1alpha1/status.js';
 import type { StoredSchemaMigration } from '../kube/types.js';
 import { planToTarget } from '../migrations/engine.js';
@@ -82,6 +82,35 @@ function dataLossRefusal(plan: Plan): Summary {
   );
 }
 
+/** `Manual`: every plan waits for a human; `Destructive`: plans that go down or drop data do. */
+function needsApproval(approval: Approval, plan: Plan): boolean {
+  return (
+    approval === 'Manual' || (approval === 'Destructive' && (plan.direction === 'down' || plan.destructive))
+  );
+}
+
+/**
+ * The approval gate: the plan and its hash go to status (no startedAt: nothing has begun) and the run waits
+ * for the `schemaops.dev/approve` annotation to carry that hash. Nothing else is touched.
+ */
+async function awaitApproval(
+  ctx: ReconcileContext,
+  object: StoredSchemaMigration,
+  plan: Plan,
+): Promise<ReconcileResult> {
+  const { namespace, name } = object.metadata;
+  const what = `${plan.direction === 'up' ? 'apply' : 'roll back'} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}`;
+  const message = `waiting for approval to ${what}; approve with: kubectl -n ${namespace} annotate smig ${name} ${Annotation.approve}=${plan.hash} --overwrite`;
+  if (object.status?.plan?.hash !== plan.hash)
+    observerOf(ctx).event(object, 'Normal', Reason.AwaitingApproval, message);
+  const { startedAt: _notStarted, ...proposed } = statusPlan(plan, ctx.now());
+  return report(ctx, object, progressing(Phase.AwaitingApproval, Reason.AwaitingApproval, message), {
+    plan: proposed,
+    currentRevision: plan.from,
+    failure: null,
+  });
+}
+
 /**
  * Plans from the database to the target and, when there is work, writes the plan to status before any action.
  * Returns the started plan, or the result to end the reconcile with (at target, refused).
@@ -99,15 +128,22 @@ export async function startRun(
     if (err instanceof TransientError) return reportTransient(ctx, object, err);
     throw err;
   }
-  if (!('hash' in plan)) return report(ctx, object, plan);
+  // A plan waiting for approval (status.plan without startedAt) is replaced by whatever this reconcile finds.
+  if (!('hash' in plan)) return report(ctx, object, plan, { plan: null });
   if (plan.migrations.length === 0) {
     return report(ctx, object, atTarget(`the database is at ${plan.to}`), {
       currentRevision: plan.to,
       failure: null,
+      plan: null,
     });
   }
   if (plan.destructive && !spec.policy.allowDataLoss)
-    return report(ctx, object, dataLossRefusal(plan), { currentRevision: plan.from });
+    return report(ctx, object, dataLossRefusal(plan), { currentRevision: plan.from, plan: null });
+  if (
+    needsApproval(spec.policy.approval, plan) &&
+    object.metadata.annotations?.[Annotation.approve] !== plan.hash
+  )
+    return awaitApproval(ctx, object, plan);
   const now = ctx.now();
   const started = statusPlan(plan, now);
   const run = { ctx, object };

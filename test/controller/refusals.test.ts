@@ -87,7 +87,6 @@ describe('bad input is refused before any action', () => {
     ['a missing backup PVC', { backup: { pvc: 'no-pvc' } }, 'BackupPvcNotFound', 'no-pvc'],
     ['an unknown target', { targetRevision: '9_nothing' }, 'UnknownTarget', '9_nothing.sql'],
     ['a malformed target', { targetRevision: 'drop table orders' }, 'InvalidSpec', 'spec.targetRevision'],
-    ['an approval gate', { policy: { approval: 'Manual' } }, 'UnsupportedPolicy', 'spec.policy.approval'],
     [
       'restoring a backup on failure',
       { policy: { onFailure: 'RestoreBackup' } },

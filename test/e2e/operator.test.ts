@@ -59,6 +59,41 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
     expect(await field('shop', 'deployment/orders-api', '.status.replicas')).toBe('3');
   });
 
+  it('holds a rollback for approval under approval: Destructive until kubectl annotate names its plan', async () => {
+    // From the first scenario: shop is at 1_create-orders. Going up needs no approval under Destructive.
+    const up =
+      '{"spec":{"targetRevision":"latest","policy":{"approval":"Destructive","allowDataLoss":true}}}';
+    await target.kubectl(['-n', 'shop', 'patch', 'smig', 'orders', '--type', 'merge', '-p', up]);
+    await wait('shop', 'jsonpath={.status.currentRevision}=3_create-customers');
+    await wait('shop', 'condition=Ready');
+
+    const down = '{"spec":{"targetRevision":"1_create-orders"}}';
+    await target.kubectl(['-n', 'shop', 'patch', 'smig', 'orders', '--type', 'merge', '-p', down]);
+    await wait('shop', 'jsonpath={.status.phase}=AwaitingApproval');
+    const hash = await field('shop', 'smig/orders', '.status.plan.hash');
+    expect(hash).toMatch(/^sha256:/);
+    expect(await currentRevision({ databaseUrl: db.local })).toBe('3_create-customers');
+    expect(await field('shop', 'deployment/orders-api', '.spec.replicas')).toBe('3');
+
+    await target.kubectl([
+      '-n',
+      'shop',
+      'annotate',
+      'smig',
+      'orders',
+      `schemaops.dev/approve=${hash}`,
+      '--overwrite',
+    ]);
+    await wait('shop', 'jsonpath={.status.currentRevision}=1_create-orders');
+    await wait('shop', 'condition=Ready');
+    expect(await currentRevision({ databaseUrl: db.local })).toBe('1_create-orders');
+    expect(await query(db.local, 'SELECT total FROM orders ORDER BY id')).toEqual([
+      { total: 10 },
+      { total: 20 },
+      { total: 30 },
+    ]);
+  });
+
   it('stalls a failing migration with the database unchanged and the replicas back, and deletes cleanly', async () => {
     const broken = await target.database('e2e');
     const withBrokenFile = {

@@ -104,6 +104,7 @@ export const backupSchema = z
   .describe('A pg_dump before each run; omit to skip the backup.');
 
 export const APPROVALS = ['Automatic', 'Manual', 'Destructive'] as const;
+export type Approval = (typeof APPROVALS)[number];
 export const ON_FAILURE = ['RestoreWorkload', 'KeepWorkloadDown', 'RestoreBackup'] as const;
 
 export const policySchema = z
@@ -112,7 +113,7 @@ export const policySchema = z
       .enum(APPROVALS)
       .default('Automatic')
       .describe(
-        'Automatic; Manual (every plan) or Destructive (plans that go down or drop data) are planned and refused.',
+        'Automatic, Manual (every plan waits for schemaops.dev/approve: <plan hash>) or Destructive (plans that go down or drop data wait).',
       ),
     onFailure: z
       .enum(ON_FAILURE)

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { currentRevision } from '../../src/migrations/engine.js';
+import { query } from '../support/db.js';
+import { files } from './fixtures.js';
+import {
+  condition,
+  converge,
+  createFixture,
+  createMigration,
+  isReady,
+  listBackupJobs,
+  migrationSpec,
+  patchMigration,
+  startHarness,
+  type Fixture,
+  type Harness,
+} from './harness.js';
+import type { StoredSchemaMigration } from '../../src/kube/types.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 }, pvc: true };
+
+const awaiting = (o: StoredSchemaMigration | undefined) =>
+  o?.status?.phase === 'AwaitingApproval' && o.status.observedGeneration === o.metadata.generation;
+
+/** Converges to AwaitingApproval and returns the proposed plan's hash. */
+async function awaitingHash(f: Fixture): Promise<string> {
+  await converge(h, f, awaiting);
+  const object = await h.kube.getSchemaMigration(f.ref);
+  expect(object?.status?.plan?.startedAt).toBeUndefined();
+  expect(condition(object, 'Ready')).toMatchObject({ status: 'False', reason: 'AwaitingApproval' });
+  expect(condition(object, 'Stalled')?.status).toBe('False');
+  const hash = object?.status?.plan?.hash ?? '';
+  expect(hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(condition(object, 'Ready')?.message).toContain(`schemaops.dev/approve=${hash}`);
+  return hash;
+}
+
+const approve = (f: Fixture, hash: string) =>
+  patchMigration(h, f, { metadata: { annotations: { 'schemaops.dev/approve': hash } } });
+
+/** Still waiting, after another pass, with nothing touched since. */
+async function expectStillWaiting(f: Fixture, revision: string): Promise<void> {
+  await converge(h, f, awaiting);
+  expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe(revision);
+  const workload = await h.kube.getWorkload('Deployment', { namespace: f.namespace, name: 'orders-api' });
+  expect(workload).toMatchObject({ replicas: 3, currentReplicas: 3 });
+}
+
+describe('the approval gate', () => {
+  it('Manual: every plan waits for the annotation with its hash, and only that hash starts it', async () => {
+    const f = await createFixture(h, options);
+    await createMigration(
+      h,
+      f,
+      migrationSpec(options, { policy: { approval: 'Manual', allowDataLoss: true } }),
+    );
+    const first = await awaitingHash(f);
+    await expectStillWaiting(f, 'base');
+    expect(await listBackupJobs(h, f)).toEqual([]);
+
+    // A changed target is a new plan: the hash of the old one approves nothing.
+    await patchMigration(h, f, { spec: { targetRevision: '2_add-note' } });
+    const second = await awaitingHash(f);
+    expect(second).not.toBe(first);
+    await approve(f, first);
+    await expectStillWaiting(f, 'base');
+
+    await approve(f, second);
+    await converge(h, f, isReady, { workload: 'Deployment' });
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('2_add-note');
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.plan).toBeUndefined();
+    expect(object?.status?.history?.[0]).toMatchObject({ to: '2_add-note', outcome: 'Succeeded' });
+    expect(await listBackupJobs(h, f)).toHaveLength(1);
+  });
+
+  it('Destructive: a plan that goes up runs at once, a rollback waits for approval', async () => {
+    const f = await createFixture(h, options);
+    const policy = { approval: 'Destructive', allowDataLoss: true };
+    await createMigration(h, f, migrationSpec(options, { policy }));
+    await converge(h, f, isReady, { workload: 'Deployment' });
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
+
+    await patchMigration(h, f, { spec: { targetRevision: '1_create-orders' } });
+    const hash = await awaitingHash(f);
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.plan).toMatchObject({
+      direction: 'Down',
+      from: '3_create-customers',
+      to: '1_create-orders',
+      migrations: ['3_create-customers', '2_add-note'],
+    });
+    await expectStillWaiting(f, '3_create-customers');
+    expect(await listBackupJobs(h, f)).toHaveLength(1);
+
+    await approve(f, hash);
+    await converge(h, f, isReady, { workload: 'Deployment' });
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('1_create-orders');
+    expect(await query(f.databaseUrl, 'SELECT total FROM orders ORDER BY id')).toEqual([
+      { total: 10 },
+      { total: 20 },
+      { total: 30 },
+    ]);
+  });
+
+  it('a waiting plan goes away when the target is reached another way', async () => {
+    const f = await createFixture(h, options);
+    await createMigration(
+      h,
+      f,
+      migrationSpec(options, { policy: { approval: 'Manual', allowDataLoss: true } }),
+    );
+    await awaitingHash(f);
+    await patchMigration(h, f, { spec: { targetRevision: 'base' } });
+    await converge(h, f, isReady);
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.plan).toBeUndefined();
+    expect(object?.status?.phase).toBe('Ready');
+  });
+});
