@@ -74,6 +74,17 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
     expect(hash).toMatch(/^sha256:/);
     expect(await currentRevision({ databaseUrl: db.local })).toBe('3_create-customers');
     expect(await field('shop', 'deployment/orders-api', '.spec.replicas')).toBe('3');
+    const notes = await target.kubectl([
+      '-n',
+      'shop',
+      'get',
+      'events.events.k8s.io',
+      '-o',
+      'jsonpath={.items[*].note}',
+    ]);
+    expect(notes.stdout).toContain(
+      `kubectl -n shop annotate smig orders schemaops.dev/approve=${hash} --overwrite`,
+    );
 
     await target.kubectl([
       '-n',
