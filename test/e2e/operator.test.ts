@@ -74,17 +74,14 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
     expect(hash).toMatch(/^sha256:/);
     expect(await currentRevision({ databaseUrl: db.local })).toBe('3_create-customers');
     expect(await field('shop', 'deployment/orders-api', '.spec.replicas')).toBe('3');
-    const notes = await target.kubectl([
-      '-n',
-      'shop',
-      'get',
-      'events.events.k8s.io',
-      '-o',
-      'jsonpath={.items[*].note}',
-    ]);
-    expect(notes.stdout).toContain(
-      `kubectl -n shop annotate smig orders schemaops.dev/approve=${hash} --overwrite`,
-    );
+    // The Event is posted beside the status write; it says how to approve.
+    const approveCommand = `kubectl -n shop annotate smig orders schemaops.dev/approve=${hash} --overwrite`;
+    const notes = () =>
+      target.kubectl(['-n', 'shop', 'get', 'events.events.k8s.io', '-o', 'jsonpath={.items[*].note}']);
+    await waitFor(async () => (await notes()).stdout.includes(approveCommand), {
+      timeoutMs: 30_000,
+      what: 'the AwaitingApproval Event',
+    });
 
     await target.kubectl([
       '-n',
