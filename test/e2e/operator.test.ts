@@ -123,15 +123,13 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
       timeoutMs: 60_000,
       what: 'the replicas back',
     });
-    const events = await target.kubectl([
-      '-n',
-      'shop2',
-      'get',
-      'events.events.k8s.io',
-      '-o',
-      'jsonpath={.items[*].reason}',
-    ]);
-    expect(events.stdout).toContain('MigrationFailed');
+    // The Warning is posted beside the status write.
+    const reasons = () =>
+      target.kubectl(['-n', 'shop2', 'get', 'events.events.k8s.io', '-o', 'jsonpath={.items[*].reason}']);
+    await waitFor(async () => (await reasons()).stdout.includes('MigrationFailed'), {
+      timeoutMs: 30_000,
+      what: 'the MigrationFailed Event',
+    });
 
     await target.kubectl(['-n', 'shop2', 'delete', 'smig', 'orders', '--wait=false']);
     await wait('shop2', 'delete');
