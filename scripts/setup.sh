@@ -22,7 +22,8 @@ fi
 # The locked versions, exactly: `npm ci` on a fresh checkout, in CI, or when the lock file changed since the
 # last install; otherwise what is installed is already what the lock file says. (package.json pins
 # unrs-resolver, a jest dependency, to a release whose native bindings exist for every platform, so the
-# lock file lists them all and `npm ci` accepts it anywhere.)
+# lock file lists them all and `npm ci` accepts it anywhere. Its allowScripts approves the install scripts
+# that must run: node@24's, which puts the Node 24 binary in place, and esbuild's.)
 if [ -n "${CI:-}" ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund >&2
 fi
