@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
-import { files } from './fixtures.js';
+import { deploymentWithBackup } from './fixtures.js';
 import {
   condition,
   converge,
@@ -25,7 +25,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 }, pvc: true };
+const options = deploymentWithBackup;
 
 const awaiting = (o: StoredSchemaMigration | undefined) =>
   o?.status?.phase === 'AwaitingApproval' && o.status.observedGeneration === o.metadata.generation;

@@ -27,3 +27,10 @@ INSERT INTO orders (total) VALUES ('not a number');
 DROP TABLE audit;
 `,
 };
+
+/** The usual fixture: these files, a Deployment of 3 replicas and a backup PVC. */
+export const deploymentWithBackup = {
+  files,
+  workload: { kind: 'Deployment' as const, replicas: 3 },
+  pvc: true,
+};

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { query } from '../support/db.js';
-import { files } from './fixtures.js';
+import { deploymentWithBackup, files } from './fixtures.js';
 import {
   condition,
   converge,
@@ -24,7 +24,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 }, pvc: true };
+const options = deploymentWithBackup;
 
 /** Nothing touched: the workload still at 3, no Job, no migrations table in the database. */
 async function expectUntouched(f: Fixture): Promise<void> {

@@ -5,7 +5,7 @@ import type { KubeClient } from '../../src/kube/types.js';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query, testPostgres } from '../support/db.js';
 import { waitFor } from '../localcluster/support.js';
-import { files } from './fixtures.js';
+import { deploymentWithBackup, files } from './fixtures.js';
 import {
   condition,
   converge,
@@ -30,7 +30,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 }, pvc: true };
+const options = deploymentWithBackup;
 
 class OperatorStopped extends Error {}
 

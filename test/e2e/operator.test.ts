@@ -37,6 +37,18 @@ const wait = (namespace: string, condition: string) =>
     `--timeout=${target.waitTimeout}`,
   ]);
 
+/** shop's database rolled back to 1_create-orders with every order row still there, and Ready. */
+async function expectBackAtFirstRevision(): Promise<void> {
+  await wait('shop', 'jsonpath={.status.currentRevision}=1_create-orders');
+  await wait('shop', 'condition=Ready');
+  expect(await currentRevision({ databaseUrl: db.local })).toBe('1_create-orders');
+  expect(await query(db.local, 'SELECT total FROM orders ORDER BY id')).toEqual([
+    { total: 10 },
+    { total: 20 },
+    { total: 30 },
+  ]);
+}
+
 describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
   it('migrates on apply and rolls back on one kubectl patch', async () => {
     const manifests = sampleManifests(db.inCluster, files, { appImage: target.appImage });
@@ -48,14 +60,7 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
 
     const rollback = '{"spec":{"targetRevision":"1_create-orders","policy":{"allowDataLoss":true}}}';
     await target.kubectl(['-n', 'shop', 'patch', 'smig', 'orders', '--type', 'merge', '-p', rollback]);
-    await wait('shop', 'jsonpath={.status.currentRevision}=1_create-orders');
-    await wait('shop', 'condition=Ready');
-    expect(await currentRevision({ databaseUrl: db.local })).toBe('1_create-orders');
-    expect(await query(db.local, 'SELECT total FROM orders ORDER BY id')).toEqual([
-      { total: 10 },
-      { total: 20 },
-      { total: 30 },
-    ]);
+    await expectBackAtFirstRevision();
     expect(await field('shop', 'deployment/orders-api', '.status.replicas')).toBe('3');
   });
 
@@ -92,14 +97,7 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
       `schemaops.dev/approve=${hash}`,
       '--overwrite',
     ]);
-    await wait('shop', 'jsonpath={.status.currentRevision}=1_create-orders');
-    await wait('shop', 'condition=Ready');
-    expect(await currentRevision({ databaseUrl: db.local })).toBe('1_create-orders');
-    expect(await query(db.local, 'SELECT total FROM orders ORDER BY id')).toEqual([
-      { total: 10 },
-      { total: 20 },
-      { total: 30 },
-    ]);
+    await expectBackAtFirstRevision();
   });
 
   it('stalls a failing migration with the database unchanged and the replicas back, and deletes cleanly', async () => {
