@@ -146,9 +146,12 @@ async function followRun(
     settle = (err) => (err ? reject(err) : resolve());
   });
   const show = () => {
-    const line = progressLine(migration, workloadOf(deployment));
-    if (line !== last) write(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${line}`);
-    last = line;
+    // The two watches deliver independently: once the run has status, wait for the Deployment too.
+    if (migration && (deployment || !migration.status)) {
+      const line = progressLine(migration, workloadOf(deployment));
+      if (line !== last) write(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${line}`);
+      last = line;
+    }
     const stalled = conditionTrue(migration, 'Stalled');
     if (stalled) settle(new Error(`stalled: ${stalled.reason}: ${stalled.message}`));
     else if (conditionTrue(migration, 'Ready') && migration?.status?.currentRevision === revision) settle();
