@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
 import { loadConfig } from '../config.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { loadKubeConfig, toWorkloadState } from '../kube/client.js';
 import type { ObjectRef, StoredSchemaMigration, WorkloadState } from '../kube/types.js';
 import { startLocalCluster } from '../localcluster/index.js';
 import { startPostgres } from '../localcluster/postgres.js';
@@ -113,15 +113,6 @@ function conditionTrue(object: StoredSchemaMigration | undefined, type: string) 
   return object?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 }
 
-function workloadOf(deployment: V1Deployment | undefined): WorkloadState | undefined {
-  if (!deployment) return undefined;
-  return {
-    replicas: deployment.spec?.replicas ?? 0,
-    currentReplicas: deployment.status?.replicas ?? 0,
-    annotations: deployment.metadata?.annotations ?? {},
-  };
-}
-
 const RUN_DEADLINE_MS = 5 * 60_000;
 
 /**
@@ -148,7 +139,7 @@ async function followRun(
   const show = () => {
     // The two watches deliver independently: once the run has status, wait for the Deployment too.
     if (migration && (deployment || !migration.status)) {
-      const line = progressLine(migration, workloadOf(deployment));
+      const line = progressLine(migration, deployment && toWorkloadState(deployment));
       if (line !== last) write(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${line}`);
       last = line;
     }

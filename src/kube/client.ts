@@ -96,7 +96,8 @@ function newestTerminated(pods: V1Pod[]): V1Pod | undefined {
   return terminated.sort((a, b) => terminatedAt(b) - terminatedAt(a))[0];
 }
 
-function toWorkloadState(workload: {
+/** A Deployment or StatefulSet as the reconciler sees it (spec.replicas defaults to 1, as in Kubernetes). */
+export function toWorkloadState(workload: {
   metadata?: { annotations?: Record<string, string> };
   spec?: { replicas?: number };
   status?: { replicas?: number };

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { bundle, imageEnvironment } from '../../scripts/bundle.js';
 import { createDatabase } from '../../src/localcluster/postgres.js';
 import { freshDatabase, testPostgres } from '../support/db.js';
-import { startTestCluster, waitFor } from '../localcluster/support.js';
+import { kubectlRunner, startTestCluster, waitFor } from '../localcluster/support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -47,21 +47,6 @@ export interface E2ETarget {
   close(): Promise<void>;
 }
 
-type Kubectl = (args: string[], options?: { input?: string; timeoutMs?: number }) => Promise<KubectlResult>;
-
-function kubectlWith(env: NodeJS.ProcessEnv, defaultTimeoutMs: number): Kubectl {
-  return (args, options = {}) =>
-    new Promise((resolve, reject) => {
-      const timeout = options.timeoutMs ?? defaultTimeoutMs;
-      const child = execFile('kubectl', args, { env, timeout }, (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr || err.message}`))
-          : resolve({ stdout, stderr }),
-      );
-      if (options.input !== undefined) child.stdin?.end(options.input);
-    });
-}
-
 /** Collects a child's output; `exited` resolves with its exit code. */
 function capture(child: ChildProcess): { output: () => string; exited: Promise<number | null> } {
   let output = '';
@@ -78,7 +63,7 @@ function capture(child: ChildProcess): { output: () => string; exited: Promise<n
  */
 async function startLocalTarget(): Promise<E2ETarget> {
   const t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
-  const kubectl = kubectlWith(
+  const kubectl = kubectlRunner(
     { ...process.env, KUBECONFIG: t.kubeconfigPath, KUBECACHEDIR: join(t.dir, 'kubecache') },
     60_000,
   );
@@ -163,7 +148,7 @@ async function portForward(env: NodeJS.ProcessEnv): Promise<{ port: number; stop
 async function startKindTarget(): Promise<E2ETarget> {
   const dir = mkdtempSync(join(tmpdir(), 'schemaops-e2e-'));
   const env = { ...process.env, KUBECACHEDIR: join(dir, 'kubecache') };
-  const kubectl = kubectlWith(env, 300_000);
+  const kubectl = kubectlRunner(env, 300_000);
   const password = randomBytes(18).toString('base64url');
   await kubectl(['apply', '-f', '-'], {
     input: [

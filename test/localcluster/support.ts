@@ -29,22 +29,27 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
+/** Runs the real kubectl with this environment; rejects on a non-zero exit unless allowFailure. */
+export function kubectlRunner(env: NodeJS.ProcessEnv, timeoutMs: number): TestCluster['kubectl'] {
+  return (args, opts = {}) =>
+    new Promise((resolve, reject) => {
+      const child = execFile('kubectl', args, { env, timeout: timeoutMs }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        if (code !== 0 && !opts.allowFailure)
+          reject(new Error(`kubectl ${args.join(' ')} failed (${code}): ${stderr || err?.message}`));
+        else resolve({ stdout, stderr, code });
+      });
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+    });
+}
+
 export async function startTestCluster(options: LocalClusterOptions = {}): Promise<TestCluster> {
   const cluster = await startLocalCluster(options);
   const dir = mkdtempSync(join(tmpdir(), 'localcluster-test-'));
   const kubeconfigPath = join(dir, 'kubeconfig');
   cluster.writeKubeconfig(kubeconfigPath);
   const env = { ...process.env, KUBECONFIG: kubeconfigPath, KUBECACHEDIR: join(dir, 'kubecache') };
-  const kubectl: TestCluster['kubectl'] = (args, opts = {}) =>
-    new Promise((resolve, reject) => {
-      const child = execFile('kubectl', args, { env, timeout: 30_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        if (code !== 0 && !opts.allowFailure)
-          reject(new Error(`kubectl ${args.join(' ')} failed (${code}): ${stderr}`));
-        else resolve({ stdout, stderr, code });
-      });
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-    });
+  const kubectl = kubectlRunner(env, 30_000);
   const request: TestCluster['request'] = async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { 'Content-Type': 'application/json', ...headers } };
     if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);

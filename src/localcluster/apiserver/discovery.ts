@@ -1,4 +1,4 @@
-import { apiVersionOf, compareKubeVersions, type ResourceType } from './resources.js';
+import { apiVersionOf, compareKubeVersions, servedAt, type ResourceType } from './resources.js';
 
 const mainVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const subresourceVerbs = ['get', 'patch', 'update'];
@@ -117,7 +117,7 @@ export function apiResourceList(
   group: string,
   version: string,
 ): Record<string, unknown> | undefined {
-  const served = types.filter((t) => t.group === group && t.versions.includes(version));
+  const served = servedAt(types, group, version);
   if (served.length === 0) return undefined;
   return {
     kind: 'APIResourceList',

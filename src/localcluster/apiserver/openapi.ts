@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ResourceType } from './resources.js';
+import { servedAt, type ResourceType } from './resources.js';
 
 function gvPath(group: string, version: string): string {
   return group === '' ? `api/${version}` : `apis/${group}/${version}`;
@@ -23,7 +23,7 @@ export function openApiDocument(
   group: string,
   version: string,
 ): Record<string, unknown> | undefined {
-  const served = types.filter((t) => t.group === group && t.versions.includes(version));
+  const served = servedAt(types, group, version);
   if (served.length === 0) return undefined;
   const paths: Record<string, unknown> = {};
   const prefix = `/${gvPath(group, version)}`;

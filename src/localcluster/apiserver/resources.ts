@@ -48,6 +48,11 @@ export interface ResourceType {
   extraSubresources?: { name: string; kind: string; verbs: string[] }[];
 }
 
+/** The resource types served at one group/version. */
+export function servedAt(types: readonly ResourceType[], group: string, version: string): ResourceType[] {
+  return types.filter((t) => t.group === group && t.versions.includes(version));
+}
+
 export function apiVersionOf(group: string, version: string): string {
   return group === '' ? version : `${group}/${version}`;
 }

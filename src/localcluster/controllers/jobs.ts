@@ -37,12 +37,14 @@ function num(value: unknown, fallback: number): number {
   return typeof value === 'number' ? value : fallback;
 }
 
-function isFinished(job: KubeObject): boolean {
+/** The Job's Complete or Failed condition when it has finished. */
+function finishedCondition(job: KubeObject): Record<string, unknown> | undefined {
   const conditions = Array.isArray(rec(job.status).conditions)
     ? (rec(job.status).conditions as unknown[])
     : [];
-  return conditions.some(
-    (c) => isRecord(c) && (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  return conditions.find(
+    (c): c is Record<string, unknown> =>
+      isRecord(c) && (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
   );
 }
 
@@ -112,7 +114,7 @@ export class JobController {
     // Events arrive late: decide on the Job as it is now.
     const job = this.access.get('batch', 'jobs', seen.metadata.namespace, seen.metadata.name ?? '');
     if (!job || job.metadata.uid !== seen.metadata.uid || job.metadata.deletionTimestamp) return;
-    if (isFinished(job)) return this.expireLater(job);
+    if (finishedCondition(job)) return this.expireLater(job);
     if (rec(job.spec).suspend === true) return;
     const state: RunState = {
       cancelled: false,
@@ -134,11 +136,8 @@ export class JobController {
     const ttl = rec(job.spec).ttlSecondsAfterFinished;
     const key = this.key(job);
     if (typeof ttl !== 'number' || this.expiries.has(key)) return;
-    const conditions = Array.isArray(rec(job.status).conditions)
-      ? (rec(job.status).conditions as unknown[])
-      : [];
-    const finished = conditions.find((c) => isRecord(c) && (c.type === 'Complete' || c.type === 'Failed'));
-    const finishedAt = isRecord(finished) ? Date.parse(String(finished.lastTransitionTime)) : Date.now();
+    const finished = finishedCondition(job);
+    const finishedAt = finished ? Date.parse(String(finished.lastTransitionTime)) : Date.now();
     const timer = setTimeout(
       () => {
         this.expiries.delete(key);
