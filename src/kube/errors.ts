@@ -1,22 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
+import { reasonForCode } from './status-reasons.js';
 import { KubeApiError } from './types.js';
-
-/** Reasons the API server would put in a Status, for error bodies that carry none. */
-const reasonByStatus: Readonly<Record<number, string>> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  409: 'Conflict',
-  410: 'Expired',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
 
 function parseStatusBody(body: unknown): { reason?: string; message?: string } {
   let parsed: unknown = body;
@@ -43,7 +27,7 @@ export function toKubeApiError(err: unknown, what: string, sensitive = false): K
   if (err instanceof KubeApiError) return err;
   if (err instanceof ApiException) {
     const status = parseStatusBody(err.body);
-    const reason = status.reason ?? reasonByStatus[err.code] ?? 'Unknown';
+    const reason = status.reason ?? reasonForCode(err.code);
     return new KubeApiError(err.code, reason, status.message ?? `${what}: HTTP ${err.code}`);
   }
   // A parse error of a Secret's response could quote its data, so keep only the error's name.

@@ -180,23 +180,3 @@ export function internalError(message: string): ApiError {
 export function expired(message: string): ApiError {
   return new ApiError(410, 'Expired', message);
 }
-
-/** The reason a real server gives for an HTTP error code. */
-export function reasonForCode(code: number): string {
-  const reasons: Record<number, string> = {
-    400: 'BadRequest',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'NotFound',
-    405: 'MethodNotAllowed',
-    409: 'Conflict',
-    410: 'Expired',
-    415: 'UnsupportedMediaType',
-    422: 'Invalid',
-    429: 'TooManyRequests',
-    500: 'InternalError',
-    503: 'ServiceUnavailable',
-    504: 'Timeout',
-  };
-  return reasons[code] ?? 'Unknown';
-}

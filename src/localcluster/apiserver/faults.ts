@@ -1,4 +1,5 @@
-import { ApiError, reasonForCode } from './errors.js';
+import { reasonForCode } from '../../kube/status-reasons.js';
+import { ApiError } from './errors.js';
 
 /** Fail the next `count` requests whose path starts with `path` (and whose method matches, if given). */
 export interface FailRule {
