@@ -1,139 +1,191 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { FaultInjector } from './apiserver/faults.js';
-import { ApiServer } from './apiserver/server.js';
-import { registryAccess, type ClusterAccess } from './controllers/access.js';
-import { GarbageCollector } from './controllers/garbagecollector.js';
-import { JobController, pvcDirectory } from './controllers/jobs.js';
-import { WorkloadController } from './controllers/workloads.js';
+import {
+  adminGet,
+  apiServerArgs,
+  controllerManagerArgs,
+  schedulerArgs,
+  startEtcd,
+  waitUntilReady,
+  writeControlPlaneFiles,
+  type ControlPlaneFiles,
+} from './controlplane.js';
+import { ApiConnection } from './kubelet/api.js';
+import { claimDirectory, LocalKubelet } from './kubelet/index.js';
+import { freePort } from './postgres.js';
+import { ComponentProcess, findBinary } from './process.js';
 
-export type { FaultInjector, FailRule, DelayRule } from './apiserver/faults.js';
-export type { KubeObject } from './apiserver/types.js';
-export type { ClusterAccess } from './controllers/access.js';
-export { controlPrefix } from './apiserver/server.js';
-
-/** Which simulated controllers run beside the API server; all are on unless switched off. */
-export interface LocalClusterControllers {
-  /** Deployments and StatefulSets reach spec.replicas after `delayMs` (default 200). */
-  workloads?: boolean | { delayMs?: number };
-  /** Jobs run their first container's command locally. */
-  jobs?: boolean | { retryDelayMs?: number };
-  /** Dependents are deleted when their owners are. */
-  garbageCollector?: boolean;
-}
+export { RUN_COMMAND_ANNOTATION, LOCAL_STORAGE_CLASS } from './kubelet/index.js';
+export { ADMIN_USER } from './controlplane.js';
 
 export interface LocalClusterOptions {
-  /** Port on 127.0.0.1; a free one when omitted. */
+  /** kube-apiserver's port on 127.0.0.1; a free one when omitted. */
   port?: number;
-  /** Data directory (PVC directories, pod logs); a temporary one, removed on stop, when omitted. */
+  /** Data directory (etcd, certificates, PVC directories, pod and component logs); a temporary one, removed on stop, when omitted. */
   dataDir?: string;
-  controllers?: LocalClusterControllers;
-  /** BOOKMARK interval for watches that allow bookmarks (default 5000 ms). */
-  bookmarkIntervalMs?: number;
+  /** How long a pod that is not run as a process takes to become Running and Ready (default 200 ms). */
+  podReadyDelayMs?: number;
+  /** More kube-apiserver flags. */
+  apiServerArgs?: readonly string[];
 }
 
-/** A running local control plane. */
+/** A running local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the local kubelet. */
 export interface LocalCluster {
-  /** The API server's base URL, http://127.0.0.1:PORT. */
+  /** kube-apiserver's base URL, https://127.0.0.1:PORT. */
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
-  /** Fault injection: cut watches, expire resourceVersions, fail or delay requests. */
-  readonly faults: FaultInjector;
-  /** In-process access to the stored objects, with the server's semantics. */
-  readonly access: ClusterAccess;
-  /** A kubeconfig (YAML) for kubectl and @kubernetes/client-node. */
-  kubeconfig(options?: { namespace?: string }): string;
-  /** Writes the kubeconfig to a file (mode 0600). */
-  writeKubeconfig(path: string, options?: { namespace?: string }): void;
-  /** The local directory that backs PersistentVolumeClaim `name` in `namespace` for Jobs. */
+  /** The CA that signed kube-apiserver's serving certificate (PEM). */
+  readonly caData: string;
+  /** A token of the admin user (group system:masters). */
+  readonly adminToken: string;
+  /** A kubeconfig (YAML): the admin's, or one for another bearer token (a ServiceAccount's). */
+  kubeconfig(options?: { namespace?: string; token?: string; server?: string }): string;
+  /** Writes that kubeconfig to a file (mode 0600). */
+  writeKubeconfig(path: string, options?: { namespace?: string; token?: string; server?: string }): void;
+  /** The local directory that backs PersistentVolumeClaim `name` in `namespace`. */
   pvcDir(namespace: string, name: string): string;
-  /** Stops the controllers (killing Job processes) and the server. */
+  /** Stops kube-apiserver and starts it again on the same port and store (clients see it go and come back). */
+  restartApiServer(): Promise<void>;
+  /** Stops every component and the kubelet; nothing is left running. */
   stop(): Promise<void>;
 }
 
-interface Stoppable {
-  start(): void;
-  stop(): void;
-}
+export const NODE_NAME = 'local';
 
-function enabled<T extends object>(setting: boolean | T | undefined): T | undefined {
-  if (setting === false) return undefined;
-  return typeof setting === 'object' ? setting : ({} as T);
-}
-
-function startControllers(
-  access: ClusterAccess,
-  dataDir: string,
-  settings: LocalClusterControllers,
-): Stoppable[] {
-  const controllers: Stoppable[] = [];
-  const workloads = enabled(settings.workloads);
-  if (workloads)
-    controllers.push(
-      new WorkloadController(access, workloads.delayMs === undefined ? {} : { delayMs: workloads.delayMs }),
-    );
-  const jobs = enabled(settings.jobs);
-  if (jobs)
-    controllers.push(
-      new JobController(
-        access,
-        jobs.retryDelayMs === undefined ? { dataDir } : { dataDir, retryDelayMs: jobs.retryDelayMs },
-      ),
-    );
-  if (settings.garbageCollector !== false) controllers.push(new GarbageCollector(access));
-  for (const controller of controllers) controller.start();
-  return controllers;
-}
-
-/** Renders the kubeconfig of a local cluster. */
-export function renderKubeconfig(url: string, namespace = 'default'): string {
+/** Renders a kubeconfig for a server, its CA and a bearer token. */
+export function renderKubeconfig(options: {
+  server: string;
+  caData: string;
+  token: string;
+  namespace?: string;
+}): string {
+  const cluster: Record<string, unknown> = { server: options.server };
+  if (options.server.startsWith('https:'))
+    cluster['certificate-authority-data'] = Buffer.from(options.caData).toString('base64');
+  else cluster['insecure-skip-tls-verify'] = true; // client-node wants it for http://, where it means nothing
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'schemaops-local', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'schemaops-local', user: { token: 'schemaops-local' } }],
+    clusters: [{ name: 'schemaops-local', cluster }],
+    users: [{ name: 'schemaops-local', user: { token: options.token } }],
     contexts: [
       {
         name: 'schemaops-local',
-        context: { cluster: 'schemaops-local', user: 'schemaops-local', namespace },
+        context: {
+          cluster: 'schemaops-local',
+          user: 'schemaops-local',
+          namespace: options.namespace ?? 'default',
+        },
       },
     ],
     'current-context': 'schemaops-local',
   });
 }
 
-/** Starts the API server on 127.0.0.1 and the chosen controllers. */
+async function startApiServer(
+  files: ControlPlaneFiles,
+  etcd: string,
+  port: number,
+  logDir: string,
+  extraArgs: readonly string[] | undefined,
+): Promise<ComponentProcess> {
+  const args = apiServerArgs({ etcd, port, files, ...(extraArgs ? { extraArgs } : {}) });
+  const apiServer = new ComponentProcess(
+    'kube-apiserver',
+    findBinary('kube-apiserver'),
+    args,
+    join(logDir, 'kube-apiserver.log'),
+  );
+  const url = `https://127.0.0.1:${port}`;
+  await waitUntilReady(
+    apiServer,
+    async () => (await adminGet(url, files, '/readyz'))?.status === 200,
+    90_000,
+  );
+  return apiServer;
+}
+
+/** Starts the components in order, each once the one before is ready; stops what started if one fails. */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'schemaops-cluster-'));
-  mkdirSync(join(dataDir, 'logs'), { recursive: true });
-  const serverOptions: ConstructorParameters<typeof ApiServer>[0] = { logDir: join(dataDir, 'logs') };
-  if (options.port !== undefined) serverOptions.port = options.port;
-  if (options.bookmarkIntervalMs !== undefined) serverOptions.bookmarkIntervalMs = options.bookmarkIntervalMs;
-  const server = new ApiServer(serverOptions);
-  const port = await server.listen();
-  const url = `http://127.0.0.1:${port}`;
-  const access = registryAccess(server.registry, 'kube-controller-manager');
-  const controllers = startControllers(access, dataDir, options.controllers ?? {});
-  let stopped = false;
-  return {
-    url,
-    port,
-    dataDir,
-    faults: server.faults,
-    access,
-    kubeconfig: (o) => renderKubeconfig(url, o?.namespace),
-    writeKubeconfig: (path, o) => writeFileSync(path, renderKubeconfig(url, o?.namespace), { mode: 0o600 }),
-    pvcDir: (namespace, name) => pvcDirectory(dataDir, namespace, name),
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      for (const controller of controllers) controller.stop();
-      await server.close();
-      if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const started: ComponentProcess[] = [];
+  let kubelet: LocalKubelet | undefined;
+  const stopAll = async () => {
+    await kubelet?.stop();
+    for (const component of [...started].reverse()) await component.stop();
   };
+  try {
+    const files = writeControlPlaneFiles(join(dataDir, 'pki'));
+    const { etcd, url: etcdUrl } = await startEtcd(dataDir, logDir);
+    started.push(etcd);
+    const port = options.port ?? (await freePort());
+    let apiServer = await startApiServer(files, etcdUrl, port, logDir, options.apiServerArgs);
+    started.push(apiServer);
+    const url = `https://127.0.0.1:${port}`;
+    const caData = readFileSync(files.caFile, 'utf8');
+    const kubeconfig = (o: { namespace?: string; token?: string; server?: string } = {}) =>
+      renderKubeconfig({
+        server: o.server ?? url,
+        caData,
+        token: o.token ?? files.adminToken,
+        ...(o.namespace ? { namespace: o.namespace } : {}),
+      });
+    const componentConfig = join(files.dir, 'components.kubeconfig');
+    writeFileSync(componentConfig, kubeconfig(), { mode: 0o600 });
+    for (const [name, args] of [
+      ['kube-controller-manager', controllerManagerArgs(componentConfig, files)],
+      ['kube-scheduler', schedulerArgs(componentConfig)],
+    ] as const) {
+      started.push(new ComponentProcess(name, findBinary(name), args, join(logDir, `${name}.log`)));
+    }
+    const api = new ApiConnection(url, Buffer.from(caData), files.adminToken);
+    kubelet = new LocalKubelet(api, {
+      nodeName: NODE_NAME,
+      dataDir,
+      readyDelayMs: options.podReadyDelayMs ?? 200,
+      tls: { cert: files.caFile, key: join(files.dir, 'apiserver.key') },
+    });
+    await kubelet.start();
+    // The controller-manager is at work once the default namespace has its ServiceAccount (pods need it).
+    const controllerManager = started.find((c) => c.name === 'kube-controller-manager')!;
+    await waitUntilReady(
+      controllerManager,
+      async () =>
+        (await adminGet(url, files, '/api/v1/namespaces/default/serviceaccounts/default'))?.status === 200,
+      60_000,
+    );
+    let stopped = false;
+    return {
+      url,
+      port,
+      dataDir,
+      caData,
+      adminToken: files.adminToken,
+      kubeconfig,
+      writeKubeconfig: (path, o) => writeFileSync(path, kubeconfig(o), { mode: 0o600 }),
+      pvcDir: (namespace, name) => claimDirectory(dataDir, namespace, name),
+      restartApiServer: async () => {
+        await apiServer.stop();
+        const next = await startApiServer(files, etcdUrl, port, logDir, options.apiServerArgs);
+        started.splice(started.indexOf(apiServer), 1, next);
+        apiServer = next;
+      },
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await stopAll();
+        if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   ApiextensionsV1Api,
@@ -9,27 +9,37 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type V1CustomResourceDefinition,
   Watch,
 } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { parse } from 'yaml';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
 import { TransientError, type ReconcileContext } from '../../src/controller/context.js';
 import { reconcile } from '../../src/controller/reconcile.js';
 import { createKubeClient } from '../../src/kube/client.js';
 import type { KubeClient, ObjectRef, StoredSchemaMigration } from '../../src/kube/types.js';
-import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
+import type { LocalCluster, LocalClusterOptions } from '../../src/localcluster/index.js';
 import { freshDatabase } from '../support/db.js';
-import { waitFor } from '../localcluster/support.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { installOperator, startTestCluster, waitFor, type TestCluster } from '../localcluster/support.js';
 
-const crdPath = new URL('../../crds/schemaops.dev_schemamigrations.yaml', import.meta.url);
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-/** The local control plane with the CRD installed, API clients, and every log line the operator wrote. */
+/**
+ * The local cluster with the project's manifests installed, admin API clients for the test's own objects,
+ * the operator's client (its shipped ServiceAccount and RBAC), and every log line the operator wrote.
+ */
 export interface Harness {
   cluster: LocalCluster;
+  test: TestCluster;
+  /** The admin's kubeconfig: what the test sets up and inspects. */
   kc: KubeConfig;
+  /** The operator's kubeconfig: a token of its ServiceAccount, through the fault proxy. */
+  operatorKc: KubeConfig;
+  /** That kubeconfig as a file, for an operator process or `loadConfig`. */
+  operatorKubeconfigPath: string;
+  /** Faults between the operator and kube-apiserver: cut watches, 410 Gone, error and slow answers. */
+  faults: FaultProxy;
+  /** The operator's client. */
   kube: KubeClient;
   core: CoreV1Api;
   apps: AppsV1Api;
@@ -40,15 +50,18 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
-  const cluster = await startLocalCluster({
-    controllers: { workloads: { delayMs: 50 }, jobs: { retryDelayMs: 50 } },
-  });
+export async function startHarness(options: LocalClusterOptions = {}): Promise<Harness> {
+  const test = await startTestCluster({ podReadyDelayMs: 50, ...options });
+  const cluster = test.cluster;
   const kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
-  const kube = createKubeClient(kc);
-  const crd = parse(readFileSync(crdPath, 'utf8')) as V1CustomResourceDefinition;
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+  const { token } = await installOperator(test);
+  const faults = await startFaultProxy(cluster.url, cluster.caData, cluster.adminToken);
+  const operatorKubeconfigPath = join(test.dir, 'operator-via-proxy.kubeconfig');
+  cluster.writeKubeconfig(operatorKubeconfigPath, { token, server: faults.url });
+  const operatorKc = new KubeConfig();
+  operatorKc.loadFromFile(operatorKubeconfigPath);
+  const kube = createKubeClient(operatorKc);
   await waitFor(async () => Array.isArray(await kube.listSchemaMigrations()), {
     what: 'the CRD to be served',
   });
@@ -62,15 +75,22 @@ export async function startHarness(): Promise<Harness> {
   const log = pino({ level: 'debug' }, sink);
   return {
     cluster,
+    test,
     kc,
+    operatorKc,
+    operatorKubeconfigPath,
+    faults,
     kube,
     core: kc.makeApiClient(CoreV1Api),
     apps: kc.makeApiClient(AppsV1Api),
     batch: kc.makeApiClient(BatchV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
     logs,
-    context: (client = createKubeClient(kc)) => ({ kube: client, log, now: () => new Date() }),
-    stop: () => cluster.stop(),
+    context: (client = createKubeClient(operatorKc)) => ({ kube: client, log, now: () => new Date() }),
+    stop: async () => {
+      await faults.close();
+      await test.close();
+    },
   };
 }
 

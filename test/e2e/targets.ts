@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { bundle, imageEnvironment } from '../../scripts/bundle.js';
 import { createDatabase } from '../../src/localcluster/postgres.js';
 import { freshDatabase, testPostgres } from '../support/db.js';
-import { kubectlRunner, startTestCluster, waitFor } from '../localcluster/support.js';
+import { installOperator, kubectlRunner, startTestCluster, waitFor } from '../localcluster/support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -57,23 +57,18 @@ function capture(child: ChildProcess): { output: () => string; exited: Promise<n
 }
 
 /**
- * The local control plane: installed from the kustomize default like a cluster, but its pods are
- * simulated, so the operator (the image's bundle) runs as a process beside it. PostgreSQL is the test
- * run's server.
+ * The local cluster (real control plane, local kubelet): installed from the kustomize default like any
+ * cluster; the manager's pod is not run (no container runtime), so the operator (the image's bundle) runs as
+ * a process beside it with the ServiceAccount's token. PostgreSQL is the test run's server.
  */
 async function startLocalTarget(): Promise<E2ETarget> {
-  const t = await startTestCluster({ controllers: { workloads: { delayMs: 100 } } });
+  const t = await startTestCluster({ podReadyDelayMs: 100 });
   const kubectl = kubectlRunner(
     { ...process.env, KUBECONFIG: t.kubeconfigPath, KUBECACHEDIR: join(t.dir, 'kubecache') },
     60_000,
   );
-  await kubectl(['apply', '-k', join(root, 'config/default')]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/schemamigrations.schemaops.dev',
-    '--timeout=30s',
-  ]);
+  // config/default, as a user installs it; the operator then acts with its ServiceAccount's token.
+  const operatorAccess = await installOperator(t);
   // The operator as the image runs it: the bundle, with no node_modules beside it.
   const entry = join(t.dir, 'schemaops.mjs');
   await bundle(entry);
@@ -81,7 +76,7 @@ async function startLocalTarget(): Promise<E2ETarget> {
     process.execPath,
     [
       ...[entry, 'operator'],
-      ...['--kubeconfig', t.kubeconfigPath, '--log-level', 'debug'],
+      ...['--kubeconfig', operatorAccess.kubeconfigPath, '--log-level', 'debug'],
       ...['--metrics-addr', '127.0.0.1:0', '--health-addr', '127.0.0.1:0'],
     ],
     { cwd: t.dir, env: { ...process.env, ...imageEnvironment() }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -91,7 +86,7 @@ async function startLocalTarget(): Promise<E2ETarget> {
     name: 'local',
     appImage: undefined,
     waitTimeout: '60s',
-    secrets: [testPostgres().password],
+    secrets: [testPostgres().password, operatorAccess.token, t.cluster.adminToken],
     kubectl,
     database: async (prefix) => {
       const url = await freshDatabase(prefix);

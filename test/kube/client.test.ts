@@ -3,14 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  ApiextensionsV1Api,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type V1CustomResourceDefinition,
   type V1Job,
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -24,14 +22,14 @@ import {
   type KubeClient,
   type StoredSchemaMigration,
 } from '../../src/kube/types.js';
-import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
+import { applyShippedCrd } from '../localcluster/support.js';
+import { startClusterWithFaults, type ClusterWithFaults } from '../support/fault-proxy.js';
 import { waitFor } from '../localcluster/support.js';
 
-const crdPath = new URL('../../crds/schemaops.dev_schemamigrations.yaml', import.meta.url);
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const ns = 'kube-client';
 
-let cluster: LocalCluster;
+let cluster: ClusterWithFaults;
 let kc: KubeConfig;
 let client: KubeClient;
 let core: CoreV1Api;
@@ -67,15 +65,14 @@ function podTemplate(labels: Record<string, string>) {
 }
 
 beforeAll(async () => {
-  cluster = await startLocalCluster();
+  cluster = await startClusterWithFaults();
   kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   client = createKubeClient(kc);
   core = kc.makeApiClient(CoreV1Api);
   apps = kc.makeApiClient(AppsV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
-  const crd = parse(readFileSync(crdPath, 'utf8')) as V1CustomResourceDefinition;
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+  await applyShippedCrd(cluster.cluster.kubeconfig());
   // A new CRD is served a moment after it is created.
   await waitFor(async () => Array.isArray(await client.listSchemaMigrations()), {
     what: 'the SchemaMigration CRD to be served',

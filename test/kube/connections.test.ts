@@ -2,7 +2,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeClient, reuseConnections } from '../../src/kube/client.js';
-import { renderKubeconfig, startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
+import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
 
 let cluster: LocalCluster;
 let proxyPort: number;
@@ -18,9 +18,7 @@ const proxy = createServer((client) => {
 });
 
 beforeAll(async () => {
-  cluster = await startLocalCluster({
-    controllers: { workloads: false, jobs: false, garbageCollector: false },
-  });
+  cluster = await startLocalCluster();
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const address = proxy.address();
   proxyPort = typeof address === 'object' && address ? address.port : 0;
@@ -34,7 +32,7 @@ afterAll(async () => {
 describe('API connections', () => {
   it('are reused across requests (one pool per cluster and user)', async () => {
     const kc = new KubeConfig();
-    kc.loadFromString(renderKubeconfig(`http://127.0.0.1:${proxyPort}`));
+    kc.loadFromString(cluster.kubeconfig({ server: `https://127.0.0.1:${proxyPort}` }));
     reuseConnections(kc);
     const kube = createKubeClient(kc);
     connections = 0;

@@ -3,20 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, EventsV1Api, KubeConfig, type EventsV1Event } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { createEventRecorder, type EventRecorder, type EventSubject } from '../../src/kube/events.js';
-import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
+import { startClusterWithFaults, type ClusterWithFaults } from '../support/fault-proxy.js';
 import { waitFor } from '../support/wait.js';
 
 const ns = 'kube-events';
 const reporter = { reportingController: 'schemaops.dev/operator', reportingInstance: 'schemaops-7d9f-x2k4' };
 
-let cluster: LocalCluster;
+let cluster: ClusterWithFaults;
 let kc: KubeConfig;
 let events: EventsV1Api;
 let recorder: EventRecorder;
 const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  cluster = await startLocalCluster({ controllers: { workloads: false, jobs: false } });
+  cluster = await startClusterWithFaults();
   kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   events = kc.makeApiClient(EventsV1Api);
@@ -53,7 +53,7 @@ async function eventsAbout(name: string): Promise<EventsV1Event[]> {
 /** The stored Event as JSON, to see eventTime exactly as the server keeps it. */
 async function rawEvent(name: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${cluster.url}/apis/events.k8s.io/v1/namespaces/${ns}/events/${name}`, {
-    headers: { Authorization: 'Bearer schemaops-local' },
+    headers: { Authorization: `Bearer ${cluster.adminToken}` },
   });
   expect(res.status).toBe(200);
   return (await res.json()) as Record<string, unknown>;

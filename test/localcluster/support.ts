@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   startLocalCluster,
   type LocalCluster,
@@ -10,7 +12,7 @@ import {
 
 export { waitFor } from '../support/wait.js';
 
-/** A cluster plus a private kubeconfig and kubectl cache directory. */
+/** A cluster plus a private kubeconfig (the admin's) and kubectl cache directory. */
 export interface TestCluster {
   cluster: LocalCluster;
   dir: string;
@@ -19,7 +21,7 @@ export interface TestCluster {
     args: string[],
     options?: { input?: string; allowFailure?: boolean },
   ): Promise<{ stdout: string; stderr: string; code: number }>;
-  /** Raw HTTP against the API server. */
+  /** Raw HTTPS against kube-apiserver, as the admin. */
   request(
     method: string,
     path: string,
@@ -49,14 +51,32 @@ export async function startTestCluster(options: LocalClusterOptions = {}): Promi
   const kubeconfigPath = join(dir, 'kubeconfig');
   cluster.writeKubeconfig(kubeconfigPath);
   const env = { ...process.env, KUBECONFIG: kubeconfigPath, KUBECACHEDIR: join(dir, 'kubecache') };
-  const kubectl = kubectlRunner(env, 30_000);
-  const request: TestCluster['request'] = async (method, path, body, headers = {}) => {
-    const init: RequestInit = { method, headers: { 'Content-Type': 'application/json', ...headers } };
-    if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    const response = await fetch(`${cluster.url}${path}`, init);
-    const text = await response.text();
-    return { status: response.status, body: parseMaybeJson(text), headers: response.headers };
-  };
+  const kubectl = kubectlRunner(env, 60_000);
+  const request: TestCluster['request'] = (method, path, body, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const init = {
+        method,
+        ca: cluster.caData,
+        headers: {
+          'Content-Type': 'application/json',
+          Authorization: `Bearer ${cluster.adminToken}`,
+          ...headers,
+        },
+      };
+      const req = httpsRequest(`${cluster.url}${path}`, init, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          const responseHeaders = new Headers();
+          for (const [k, v] of Object.entries(res.headers))
+            if (typeof v === 'string') responseHeaders.set(k, v);
+          resolve({ status: res.statusCode ?? 0, body: parseMaybeJson(text), headers: responseHeaders });
+        });
+      });
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+    });
   return {
     cluster,
     dir,
@@ -68,6 +88,56 @@ export async function startTestCluster(options: LocalClusterOptions = {}): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Installs the shipped CRD as it is (`kubectl apply -f crds/…`) and waits until it is served. */
+export async function applyShippedCrd(kubeconfig: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'schemaops-crd-'));
+  try {
+    const path = join(dir, 'kubeconfig');
+    writeFileSync(path, kubeconfig, { mode: 0o600 });
+    const kubectl = kubectlRunner(
+      { ...process.env, KUBECONFIG: path, KUBECACHEDIR: join(dir, 'cache') },
+      60_000,
+    );
+    await kubectl(['apply', '-f', join(root, 'crds/schemaops.dev_schemamigrations.yaml')]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/schemamigrations.schemaops.dev',
+      '--timeout=60s',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The operator's ServiceAccount as config/default installs it. */
+export const operatorServiceAccount = { namespace: 'schemaops-system', name: 'schemaops-controller-manager' };
+
+/**
+ * Installs what the project ships, as a user would (`kubectl apply -k config/default`: the CRD, the RBAC, the
+ * ServiceAccount and the manager Deployment), and returns a kubeconfig that acts as the operator's
+ * ServiceAccount, with a token from the TokenRequest API: the operator runs with the permissions it ships with.
+ */
+export async function installOperator(
+  t: TestCluster,
+): Promise<{ kubeconfig: string; kubeconfigPath: string; token: string }> {
+  await t.kubectl(['apply', '-k', join(root, 'config/default')]);
+  await t.kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/schemamigrations.schemaops.dev',
+    '--timeout=60s',
+  ]);
+  const { namespace, name } = operatorServiceAccount;
+  const token = (await t.kubectl(['create', 'token', name, '-n', namespace, '--duration=24h'])).stdout.trim();
+  const kubeconfig = t.cluster.kubeconfig({ token });
+  const kubeconfigPath = join(t.dir, 'operator.kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
+  return { kubeconfig, kubeconfigPath, token };
 }
 
 function parseMaybeJson(text: string): unknown {

@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { createLeaseClient, type LeaseClient, type LeaseRecord } from '../../src/kube/lease.js';
 import { isConflict, type ObjectRef } from '../../src/kube/types.js';
-import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
+import { startClusterWithFaults, type ClusterWithFaults } from '../support/fault-proxy.js';
 import { LeaderElector } from '../../src/runtime/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -13,7 +13,7 @@ const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 1_000, retryPeriodMs: 
 const namespace = 'default';
 const log = pino({ level: 'silent' });
 
-let cluster: LocalCluster;
+let cluster: ClusterWithFaults;
 let client: LeaseClient;
 let leaseCount = 0;
 const electors: LeaderElector[] = [];
@@ -72,9 +72,7 @@ function leaders(...candidates: Candidate[]): string[] {
 }
 
 beforeAll(async () => {
-  cluster = await startLocalCluster({
-    controllers: { workloads: false, jobs: false, garbageCollector: false },
-  });
+  cluster = await startClusterWithFaults();
   const kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   client = createLeaseClient(kc);
@@ -119,6 +117,7 @@ describe('LeaderElector', () => {
 
     const raw = await fetch(
       `${cluster.url}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${lease.name}`,
+      { headers: { Authorization: `Bearer ${cluster.adminToken}` } },
     );
     const body = (await raw.json()) as { spec: Record<string, unknown> };
     expect(body.spec.renewTime).toMatch(/\.\d{6}Z$/);

@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EventsV1Api } from '@kubernetes/client-node';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
@@ -38,8 +35,7 @@ const log = pino(
 
 beforeAll(async () => {
   h = await startHarness();
-  kubeconfigPath = join(mkdtempSync(join(tmpdir(), 'operator-test-')), 'kubeconfig');
-  h.cluster.writeKubeconfig(kubeconfigPath);
+  kubeconfigPath = h.operatorKubeconfigPath;
 });
 afterAll(async () => {
   await h.stop();
@@ -77,7 +73,7 @@ describe('the operator runtime', () => {
 
   it('is ready once synced, migrates, and exports the named metrics', async () => {
     // Hold the first list back so the not-yet-synced answer can be seen.
-    h.cluster.faults.delay({ ms: 1_500, path: '/apis/schemaops.dev', method: 'GET', count: 1 });
+    h.faults.delay({ ms: 1_500, path: '/apis/schemaops.dev', method: 'GET', count: 1 });
     operator = await startOperator(operatorConfig(), log);
     expect(await get(operator.healthPort, '/readyz')).toMatchObject({ status: 503 });
     await waitFor(async () => (await get(operator.healthPort, '/readyz')).status === 200, {
@@ -114,9 +110,9 @@ describe('the operator runtime', () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options, { targetRevision: '2_add-note' }));
     await readyAt(f, '2_add-note');
-    h.cluster.faults.expireResourceVersions();
-    h.cluster.faults.failNext({ path: '/apis/schemaops.dev', status: 500, count: 3, method: 'GET' });
-    h.cluster.faults.cutWatches();
+    await h.faults.expireResourceVersions();
+    h.faults.failNext({ path: '/apis/schemaops.dev', status: 500, count: 3, method: 'GET' });
+    h.faults.cutWatches();
     await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
     await readyAt(f, '3_create-customers', 30_000);
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
@@ -124,7 +120,7 @@ describe('the operator runtime', () => {
 
   it('retries a status write that hits 409 Conflict with a fresh read', async () => {
     const f = await createFixture(h, options);
-    h.cluster.faults.failNext({
+    h.faults.failNext({
       path: `/apis/schemaops.dev/v1alpha1/namespaces/${f.namespace}/schemamigrations/orders/status`,
       status: 409,
       count: 2,

@@ -1,8 +1,29 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRecord, text, type KubeObject } from '../apiserver/types.js';
-import type { ClusterAccess } from './access.js';
+import type { KubeObject } from './api.js';
+
+/** The Secrets, ConfigMaps and claim directories a pod refers to, read before its container starts. */
+export interface PodSources {
+  get(
+    resource: 'secrets' | 'configmaps' | 'persistentvolumeclaims',
+    namespace: string,
+    name: string,
+  ): KubeObject | undefined;
+  /** The local directory of the volume bound to a claim. */
+  claimDir(namespace: string, claim: string): string;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A JSON scalar as text; anything else (absent, an object) gives the fallback. */
+export function text(value: unknown, fallback = ''): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return fallback;
+}
 
 /** Where a volume mount's path lands on this machine. */
 export interface PathMapping {
@@ -53,14 +74,14 @@ export function expandVariables(text: string, env: Record<string, string>): stri
 }
 
 function keyRef(
-  access: ClusterAccess,
+  access: PodSources,
   namespace: string,
   ref: Record<string, unknown>,
   resource: 'secrets' | 'configmaps',
 ): string | undefined {
   const name = text(ref.name, '');
   const key = text(ref.key, '');
-  const object = access.get('', resource, namespace, name);
+  const object = access.get(resource, namespace, name);
   const raw = object ? rec(object.data)[key] : undefined;
   const value = text(raw);
   if (raw === undefined) {
@@ -81,7 +102,7 @@ function fieldRef(pod: KubeObject, ref: Record<string, unknown>): string {
     'metadata.name': pod.metadata.name,
     'metadata.namespace': pod.metadata.namespace,
     'metadata.uid': pod.metadata.uid,
-    'spec.nodeName': 'local',
+    'spec.nodeName': text(rec(pod.spec).nodeName),
     'status.podIP': '127.0.0.1',
   };
   return values[path] ?? '';
@@ -89,7 +110,7 @@ function fieldRef(pod: KubeObject, ref: Record<string, unknown>): string {
 
 /** Resolves a container's env: value, secretKeyRef, configMapKeyRef and fieldRef, in order, with $(VAR) expansion. */
 export function resolveEnv(
-  access: ClusterAccess,
+  access: PodSources,
   pod: KubeObject,
   container: Record<string, unknown>,
   mappings: PathMapping[],
@@ -120,29 +141,29 @@ function writeKeys(dir: string, data: Record<string, unknown>, base64: boolean):
 
 /** Materialises one volume as a local directory. */
 function volumeDirectory(
-  access: ClusterAccess,
+  access: PodSources,
   pod: KubeObject,
   volume: Record<string, unknown>,
-  dirs: { pvcDir(ns: string, name: string): string; podDir: string },
+  dirs: { podDir: string },
 ): string {
   const namespace = pod.metadata.namespace ?? 'default';
   const name = text(volume.name, '');
   const claim = rec(volume.persistentVolumeClaim);
   if (typeof claim.claimName === 'string') {
-    if (!access.get('', 'persistentvolumeclaims', namespace, claim.claimName)) {
+    if (!access.get('persistentvolumeclaims', namespace, claim.claimName)) {
       throw new ContainerConfigError(`persistentvolumeclaim "${claim.claimName}" not found`);
     }
-    const dir = dirs.pvcDir(namespace, claim.claimName);
+    const dir = access.claimDir(namespace, claim.claimName);
     mkdirSync(dir, { recursive: true });
     return dir;
   }
   const dir = join(dirs.podDir, 'volumes', name);
   if (isRecord(volume.secret)) {
-    const secret = access.get('', 'secrets', namespace, text(volume.secret.secretName, ''));
+    const secret = access.get('secrets', namespace, text(volume.secret.secretName, ''));
     if (!secret) throw new ContainerConfigError(`secret "${text(volume.secret.secretName, '')}" not found`);
     writeKeys(dir, rec(secret.data), true);
   } else if (isRecord(volume.configMap)) {
-    const configMap = access.get('', 'configmaps', namespace, text(volume.configMap.name, ''));
+    const configMap = access.get('configmaps', namespace, text(volume.configMap.name, ''));
     if (!configMap)
       throw new ContainerConfigError(`configmap "${text(volume.configMap.name, '')}" not found`);
     writeKeys(dir, rec(configMap.data), false);
@@ -154,10 +175,10 @@ function volumeDirectory(
 
 /** Maps every volume mount of the container to a local directory. */
 export function mountMappings(
-  access: ClusterAccess,
+  access: PodSources,
   pod: KubeObject,
   container: Record<string, unknown>,
-  dirs: { pvcDir(ns: string, name: string): string; podDir: string },
+  dirs: { podDir: string },
 ): PathMapping[] {
   const volumes = (Array.isArray(rec(pod.spec).volumes) ? (rec(pod.spec).volumes as unknown[]) : []).map(rec);
   const mappings: PathMapping[] = [];
@@ -179,9 +200,9 @@ export function mountMappings(
 
 /** Builds the local process for a pod's first container. */
 export function localProcessSpec(
-  access: ClusterAccess,
+  access: PodSources,
   pod: KubeObject,
-  dirs: { pvcDir(ns: string, name: string): string; podDir: string },
+  dirs: { podDir: string },
 ): LocalProcessSpec {
   const container = rec((rec(pod.spec).containers as unknown[] | undefined)?.[0]);
   mkdirSync(dirs.podDir, { recursive: true });
