@@ -191,7 +191,14 @@ interface Environment {
   readonly pvcDir: string;
 }
 
-/** PostgreSQL, the local control plane with the CRD, and the operator; each registers its own cleanup. */
+/** The names config/default gives the operator. */
+const OPERATOR = {
+  namespace: 'schemaops-system',
+  deployment: 'schemaops-controller-manager',
+  serviceAccount: 'schemaops-controller-manager',
+};
+
+/** PostgreSQL, the local cluster with the shipped manifests, and the operator; each registers its own cleanup. */
 async function startEnvironment(
   write: (line: string) => void,
   cleanups: (() => Promise<void>)[],
@@ -208,17 +215,41 @@ async function startEnvironment(
   cluster.writeKubeconfig(kubeconfig, { namespace: NAMESPACE });
   const env = { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dir, 'kubecache') };
   write(
-    `Local control plane at ${cluster.url}; watch beside it with:\n  KUBECONFIG=${kubeconfig} kubectl get smig -w`,
+    `Local cluster (kube-apiserver, etcd, controller-manager, scheduler, a local kubelet) at ${cluster.url}; ` +
+      `watch beside it with:\n  KUBECONFIG=${kubeconfig} kubectl get smig -w`,
   );
-  await kubectl(env, ['apply', '-f', join(root, 'crds/schemaops.dev_schemamigrations.yaml')]);
+  write('\n$ kubectl apply -k config/default   # the CRD, RBAC, ServiceAccount and manager Deployment');
+  await kubectl(env, ['apply', '-k', join(root, 'config/default')]);
   await kubectl(env, ['wait', '--for=condition=Established', 'crd/schemamigrations.schemaops.dev']);
+  // No container runtime here: the manager's pod would never run the image, so the operator runs in this
+  // process instead, with its ServiceAccount's token and so with exactly the RBAC it ships with.
+  await kubectl(env, ['scale', 'deployment', OPERATOR.deployment, '-n', OPERATOR.namespace, '--replicas=0']);
+  const token = (
+    await kubectl(env, [
+      'create',
+      'token',
+      OPERATOR.serviceAccount,
+      '-n',
+      OPERATOR.namespace,
+      '--duration=24h',
+    ])
+  ).trim();
+  const operatorKubeconfig = join(dir, 'operator.kubeconfig');
+  cluster.writeKubeconfig(operatorKubeconfig, { token });
   const config = loadConfig(
-    { kubeconfig, metricsAddr: '127.0.0.1:0', healthAddr: '127.0.0.1:0', logLevel: 'warn' },
+    {
+      kubeconfig: operatorKubeconfig,
+      metricsAddr: '127.0.0.1:0',
+      healthAddr: '127.0.0.1:0',
+      logLevel: 'warn',
+    },
     {},
   );
   const operator = await startOperator(config, pino({ level: 'warn' }));
   cleanups.push(() => operator.stop());
-  write('operator running (in this process)');
+  write(
+    `operator running in this process as ServiceAccount ${OPERATOR.namespace}/${OPERATOR.serviceAccount}`,
+  );
   return { databaseUrl, kubeconfig, env, pvcDir: cluster.pvcDir(NAMESPACE, 'orders-backups') };
 }
 
@@ -242,10 +273,10 @@ async function migrateAndRollBack(e: Environment, write: (line: string) => void)
   await rollback.finished;
   write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
   write(`\n$ kubectl get smig orders\n${(await kubectl(e.env, ['get', 'smig', 'orders'])).trimEnd()}`);
-  write(`backups on the simulated PVC: ${readdirSync(e.pvcDir).join(', ')}`);
+  write(`backups on the PVC (a local directory): ${readdirSync(e.pvcDir).join(', ')}`);
 }
 
-/** The no-cluster demo: real PostgreSQL, pg_dump, operator and kubectl; simulated pods and Jobs. */
+/** The no-cluster demo: real PostgreSQL, pg_dump, Kubernetes control plane, operator and kubectl. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { write } = options;
   const cleanups: (() => Promise<void>)[] = [];
@@ -257,7 +288,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     write(
-      'schemaops demo: real PostgreSQL, pg_dump, operator and kubectl; simulated pods and Jobs (local processes).',
+      'schemaops demo: real PostgreSQL, pg_dump, Kubernetes control plane, operator and kubectl; ' +
+        "a local kubelet runs the backup Job's pg_dump as a process and marks the app's pods Ready.",
     );
     const e = await startEnvironment(write, cleanups);
     await migrateAndRollBack(e, write);

@@ -8,6 +8,7 @@ import {
   setHeaderOptions,
   type V1ContainerStatus,
   type V1Job,
+  type V1LabelSelector,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
@@ -96,15 +97,35 @@ function newestTerminated(pods: V1Pod[]): V1Pod | undefined {
   return terminated.sort((a, b) => terminatedAt(b) - terminatedAt(a))[0];
 }
 
-/** A Deployment or StatefulSet as the reconciler sees it (spec.replicas defaults to 1, as in Kubernetes). */
-export function toWorkloadState(workload: {
-  metadata?: { annotations?: Record<string, string> };
-  spec?: { replicas?: number };
-  status?: { replicas?: number };
-}): WorkloadState {
+/** A label selector as the API's query string: `a=b,c in (d,e),!f`. */
+export function selectorString(selector: V1LabelSelector | undefined): string {
+  const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = `(${(e.values ?? []).join(',')})`;
+    if (e.operator === 'In') parts.push(`${e.key} in ${values}`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin ${values}`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/**
+ * A Deployment or StatefulSet as the reconciler sees it (spec.replicas defaults to 1, as in Kubernetes).
+ * `pods` is how many of its pods exist; without it, status.replicas stands in (it leaves terminating pods out).
+ */
+export function toWorkloadState(
+  workload: {
+    metadata?: { annotations?: Record<string, string> };
+    spec?: { replicas?: number };
+    status?: { replicas?: number; availableReplicas?: number };
+  },
+  pods?: number,
+): WorkloadState {
   return {
     replicas: workload.spec?.replicas ?? 1,
-    currentReplicas: workload.status?.replicas ?? 0,
+    currentReplicas: pods ?? workload.status?.replicas ?? 0,
+    availableReplicas: workload.status?.availableReplicas ?? 0,
     annotations: workload.metadata?.annotations ?? {},
   };
 }
@@ -205,7 +226,15 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       const workload = await readOrUndefined(`reading ${named(kind, ref)}`, () =>
         kind === 'Deployment' ? apps.readNamespacedDeployment(ref) : apps.readNamespacedStatefulSet(ref),
       );
-      return workload === undefined ? undefined : toWorkloadState(workload);
+      if (workload === undefined) return undefined;
+      // Pods by the workload's selector, terminating ones too: status.replicas leaves those out.
+      const pods = await call(`listing pods of ${named(kind, ref)}`, () =>
+        core.listNamespacedPod({
+          namespace: ref.namespace,
+          labelSelector: selectorString(workload.spec?.selector),
+        }),
+      );
+      return toWorkloadState(workload, pods.items.length);
     },
 
     scaleWorkload: async (kind: WorkloadKind, ref, replicas) => {

@@ -20,8 +20,10 @@ export interface StoredSchemaMigration {
 export interface WorkloadState {
   /** spec.replicas (the scale subresource's spec). */
   readonly replicas: number;
-  /** status.replicas: pods that still exist; 0 once scale-down has finished. */
+  /** Pods of the workload (by its selector) that exist, terminating ones included; 0 once scale-down has finished. */
   readonly currentReplicas: number;
+  /** status.availableReplicas: pods ready to serve. */
+  readonly availableReplicas: number;
   readonly annotations: Readonly<Record<string, string>>;
 }
 

@@ -15,7 +15,7 @@ describe('schemaops demo', () => {
     expect(output).toContain('database at 1732150000000_create-orders');
     expect(output).toMatch(/replicas=0\/0/);
     expect(output).toMatch(
-      /backups on the simulated PVC: orders-\d{8}T\d{6}Z\.dump, orders-\d{8}T\d{6}Z\.dump/,
+      /backups on the PVC \(a local directory\): orders-\d{8}T\d{6}Z\.dump, orders-\d{8}T\d{6}Z\.dump/,
     );
     expect(output).toContain('kubectl get smig -w');
     expect(output).not.toMatch(/postgres:\/\/[^\s]*@/);

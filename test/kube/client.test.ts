@@ -22,6 +22,7 @@ import {
   type KubeClient,
   type StoredSchemaMigration,
 } from '../../src/kube/types.js';
+import { RUN_COMMAND_ANNOTATION } from '../../src/localcluster/index.js';
 import { applyShippedCrd } from '../localcluster/support.js';
 import { startClusterWithFaults, type ClusterWithFaults } from '../support/fault-proxy.js';
 import { waitFor } from '../localcluster/support.js';
@@ -145,7 +146,7 @@ describe('SchemaMigrations', () => {
       created.metadata.resourceVersion,
     );
     expect(patched.status).toEqual({ phase: 'Pending', currentRevision: 'base', observedGeneration: 1 });
-    expect(patched.spec).toEqual(migrationSpec);
+    expect(patched.spec).toMatchObject(migrationSpec);
     expect(patched.metadata.generation).toBe(created.metadata.generation);
     expect(patched.metadata.resourceVersion).not.toBe(created.metadata.resourceVersion);
 
@@ -168,7 +169,7 @@ describe('SchemaMigrations', () => {
     expect(cleared.status).toEqual({ phase: 'Pending', observedGeneration: 1 });
     const reread = await client.getSchemaMigration({ namespace: ns, name: 'status' });
     expect(reread?.status).toEqual({ phase: 'Pending', observedGeneration: 1 });
-    expect(reread?.spec).toEqual(migrationSpec);
+    expect(reread?.spec).toMatchObject(migrationSpec);
   });
 
   it('fails a status patch of a missing SchemaMigration with NotFound', async () => {
@@ -293,11 +294,16 @@ describe('workloads', () => {
     const up = await waitFor(
       async () => {
         const state = await client.getWorkload('Deployment', ref);
-        return state?.currentReplicas === 3 ? state : undefined;
+        return state?.availableReplicas === 3 ? state : undefined;
       },
-      { what: 'the Deployment to reach 3 replicas' },
+      { what: 'the Deployment to reach 3 available replicas' },
     );
-    expect(up).toEqual({ replicas: 3, currentReplicas: 3, annotations: { owner: 'shop' } });
+    expect(up).toMatchObject({
+      replicas: 3,
+      currentReplicas: 3,
+      availableReplicas: 3,
+      annotations: { owner: 'shop' },
+    });
 
     await client.scaleWorkload('Deployment', ref, 0);
     expect((await client.getWorkload('Deployment', ref))?.replicas).toBe(0);
@@ -311,12 +317,56 @@ describe('workloads', () => {
     expect(down.replicas).toBe(0);
 
     await client.annotateWorkload('Deployment', ref, { 'schemaops.dev/original-replicas': '3' });
-    expect((await client.getWorkload('Deployment', ref))?.annotations).toEqual({
+    expect((await client.getWorkload('Deployment', ref))?.annotations).toMatchObject({
       owner: 'shop',
       'schemaops.dev/original-replicas': '3',
     });
     await client.annotateWorkload('Deployment', ref, { 'schemaops.dev/original-replicas': null });
-    expect((await client.getWorkload('Deployment', ref))?.annotations).toEqual({ owner: 'shop' });
+    const annotations = (await client.getWorkload('Deployment', ref))?.annotations;
+    expect(annotations).toMatchObject({ owner: 'shop' });
+    expect(annotations).not.toHaveProperty(['schemaops.dev/original-replicas']);
+  });
+
+  it('counts a terminating pod as still there after scale-down, though status.replicas already says 0', async () => {
+    const ref = { namespace: ns, name: 'slow-stop' };
+    const labels = { app: 'slow-stop' };
+    const template = {
+      metadata: { labels, annotations: { [RUN_COMMAND_ANNOTATION]: 'true' } },
+      spec: {
+        containers: [
+          {
+            name: 'app',
+            image: 'app:1',
+            // Serves until SIGTERM, then takes a moment to drain, as a real app does.
+            command: ['sh', '-c', "trap 'sleep 2; exit 0' TERM; while true; do sleep 0.1; done"],
+          },
+        ],
+      },
+    };
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: ref.name },
+        spec: { replicas: 1, selector: { matchLabels: labels }, template },
+      },
+    });
+    await waitFor(async () => (await client.getWorkload('Deployment', ref))?.availableReplicas === 1, {
+      what: 'the pod to serve',
+    });
+    await client.scaleWorkload('Deployment', ref, 0);
+    const draining = await waitFor(
+      async () => {
+        const deployment = await apps.readNamespacedDeployment(ref);
+        return (deployment.status?.replicas ?? 0) === 0
+          ? await client.getWorkload('Deployment', ref)
+          : undefined;
+      },
+      { what: 'status.replicas to reach 0' },
+    );
+    expect(draining?.currentReplicas).toBe(1);
+    await waitFor(async () => (await client.getWorkload('Deployment', ref))?.currentReplicas === 0, {
+      what: 'the terminating pod to be gone',
+    });
   });
 
   it('reads, scales and annotates a StatefulSet, with replicas defaulting to 1', async () => {
@@ -332,20 +382,25 @@ describe('workloads', () => {
     const up = await waitFor(
       async () => {
         const state = await client.getWorkload('StatefulSet', ref);
-        return state?.currentReplicas === 1 ? state : undefined;
+        return state?.availableReplicas === 1 ? state : undefined;
       },
-      { what: 'the StatefulSet to reach 1 replica' },
+      { what: 'the StatefulSet to reach 1 available replica' },
     );
-    expect(up).toEqual({ replicas: 1, currentReplicas: 1, annotations: {} });
+    expect(up).toEqual({ replicas: 1, currentReplicas: 1, availableReplicas: 1, annotations: {} });
 
     await client.scaleWorkload('StatefulSet', ref, 0);
-    await waitFor(async () => (await client.getWorkload('StatefulSet', ref))?.currentReplicas === 0, {
-      what: 'the StatefulSet to scale down',
-    });
+    await waitFor(
+      async () => {
+        const state = await client.getWorkload('StatefulSet', ref);
+        return state?.currentReplicas === 0 && state.availableReplicas === 0;
+      },
+      { what: 'the StatefulSet to scale down' },
+    );
     await client.annotateWorkload('StatefulSet', ref, { 'schemaops.dev/paused': 'true' });
     expect(await client.getWorkload('StatefulSet', ref)).toEqual({
       replicas: 0,
       currentReplicas: 0,
+      availableReplicas: 0,
       annotations: { 'schemaops.dev/paused': 'true' },
     });
     await client.annotateWorkload('StatefulSet', ref, { 'schemaops.dev/paused': null });

@@ -105,6 +105,7 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
       { method: req.method, headers, ca },
       (upstreamRes) => {
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        res.flushHeaders(); // a watch's headers must not wait for its first event
         upstreamRes.pipe(res);
       },
     );

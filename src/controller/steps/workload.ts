@@ -107,7 +107,8 @@ export async function restoreWorkload(run: Run, workload: WorkloadRef): Promise<
   const now = run.ctx.now();
   await releaseWorkload(kube, namespace, workload, original);
   const state = await kube.getWorkload(workload.kind, ref);
-  if (state && state.currentReplicas !== original) {
+  // Back means serving: the recorded replicas exist and are available, not merely created.
+  if (state && (state.currentReplicas !== original || state.availableReplicas < original)) {
     const message = `restoring ${describe(workload, namespace)} to ${original} replicas`;
     await writeStatus(run, (o) =>
       summarise(o, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message), now),
