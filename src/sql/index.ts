@@ -1,0 +1,9 @@
+// PostgreSQL's own parser is the only reader of SQL in schemaops.
+export { SqlParseError, loadSqlParser, parseStatements, type ParsedStatement } from './parse.js';
+export {
+  transactionNeed,
+  transactionRuleFor,
+  transactionRules,
+  type TransactionNeed,
+  type TransactionRule,
+} from './transactions.js';
