@@ -56,9 +56,7 @@ describe('planMigration', () => {
   it('marks a rollback that drops a table as destructive and lists the statement', () => {
     const p = plan(at(1), 'base');
     expect(p.destructive).toBe(true);
-    expect(p.destructiveStatements).toEqual([
-      { revision: '1_orders', statement: 'DROP TABLE orders', kind: 'DropTable' },
-    ]);
+    expect(p.dataLoss.candidates).toMatchObject([{ file: '1_orders.sql', line: 4 }]);
   });
 
   it('gives the same plan the same hash and a different plan another', () => {
