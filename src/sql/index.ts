@@ -7,3 +7,11 @@ export {
   type TransactionNeed,
   type TransactionRule,
 } from './transactions.js';
+export {
+  findLossCandidates,
+  type LossAnalysisOptions,
+  type LossCandidate,
+  type NotAnalysable,
+  type PlanAnalysisInput,
+} from './dataloss.js';
+export { lossRules, type LossKind, type LossRule } from './loss-rules.js';

@@ -1,4 +1,5 @@
-import { loadModule, parseSync, scanSync, SqlError, type Node, type RawStmt } from 'libpg-query';
+import { loadModule, parseSync, scanSync, SqlError, type RawStmt } from 'libpg-query';
+import { unwrapNode } from './tree.js';
 
 /** A statement PostgreSQL's parser refused, with the position in the file it came from. */
 export class SqlParseError extends Error {
@@ -65,13 +66,6 @@ function parseOrThrow(sql: string, file: string): RawStmt[] {
     const { line, column } = positionOfCodePoint(sql, err.sqlDetails?.cursorPosition ?? 0);
     throw new SqlParseError(file, line, column, err.message);
   }
-}
-
-/** The parse tree wraps each node as `{ TypeName: fields }`. */
-export function unwrapNode(node: Node | undefined): [string, unknown] {
-  const entry = node ? Object.entries(node)[0] : undefined;
-  if (!entry) throw new Error('the parser returned an empty statement');
-  return entry;
 }
 
 /** Ends (byte offsets) of every token that is not a comment, ascending: a statement's text ends at its last one. */

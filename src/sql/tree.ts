@@ -6,6 +6,13 @@ export interface ObjectName {
   readonly name: string;
 }
 
+/** The parse tree wraps each node as `{ TypeName: fields }`. */
+export function unwrapNode(node: Node | undefined): [string, unknown] {
+  const entry = node ? Object.entries(node)[0] : undefined;
+  if (!entry) throw new Error('the parser returned an empty node');
+  return entry;
+}
+
 /** The strings of a name list such as `[{ String: { sval: 's' } }, { String: { sval: 't' } }]`. */
 export function nameParts(nodes: readonly Node[] | undefined): string[] {
   return (nodes ?? []).flatMap((n) => ('String' in n && n.String.sval !== undefined ? [n.String.sval] : []));
