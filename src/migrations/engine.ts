@@ -239,7 +239,8 @@ export async function executePlan(options: EngineOptions, planned: PlanToExecute
     if (plan.migrations.length === 0) return { plan, revision: plan.from, dryRun: false };
     await ensureTables(client, table);
     await backfillArchive(client, table, planned.inputs.source, state);
-    const revision = await runPlan({ client, table, plan, state, logger });
+    const database = describeDatabase(options.databaseUrl);
+    const revision = await runPlan({ client, table, plan, state, logger, database });
     logger.info(
       { from: plan.from, revision, hash: plan.hash },
       plan.direction === 'up' ? 'applied' : 'rolled back',

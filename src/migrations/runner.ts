@@ -34,6 +34,8 @@ export interface ExecuteContext {
   readonly plan: Plan;
   readonly state: DatabaseState;
   readonly logger: Logger;
+  /** The database as errors may name it (never the URL): `database "orders" on db.internal:5432`. */
+  readonly database: string;
 }
 
 /** The query that records a migration as applied (or reverted): node-pg-migrate's row and our archive. */
@@ -126,20 +128,20 @@ export async function runPlan(ctx: ExecuteContext): Promise<string> {
       ctx.logger.debug({ segment: i + 1, revision: progress.reached }, 'segment committed');
     }
   } catch (err) {
-    throw failure(ctx.plan, progress, err);
+    throw failure(ctx, progress, err);
   }
   return progress.reached;
 }
 
 /** A failed run's error: PostgreSQL's message where it failed, and the state left behind. */
-function failure(plan: Plan, progress: Progress, err: unknown): MigrationError {
+function failure(ctx: ExecuteContext, progress: Progress, err: unknown): MigrationError {
   const at = progress.failedAt;
   const where = at ? `${at.file}:${at.line}: ` : '';
-  const detail = err instanceof Error ? err.message : String(err);
-  const code = isConnectionLoss(err)
-    ? MigrationErrorCode.DatabaseUnreachable
-    : MigrationErrorCode.MigrationFailed;
-  const error = new MigrationError(code, `${where}${detail} (${describeProgress(plan, progress)})`, {
+  const lost = isConnectionLoss(err);
+  const reason = err instanceof Error ? err.message : String(err);
+  const detail = lost ? `lost the connection to ${ctx.database}: ${reason}` : reason;
+  const code = lost ? MigrationErrorCode.DatabaseUnreachable : MigrationErrorCode.MigrationFailed;
+  const error = new MigrationError(code, `${where}${detail} (${describeProgress(ctx.plan, progress)})`, {
     cause: err,
     ...(at ? { file: at.file } : {}),
   });
