@@ -15,3 +15,5 @@ export {
   type PlanAnalysisInput,
 } from './dataloss.js';
 export { lossRules, type LossKind, type LossRule } from './loss-rules.js';
+export { measureDataLoss, type DataLoss } from './measure.js';
+export { describeDataLoss } from './describe.js';
