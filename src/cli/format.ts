@@ -1,4 +1,4 @@
-import { describeDataLoss } from '../migrations/analysis.js';
+import { describeDataLoss } from '../sql/index.js';
 import type { MigrateResult } from '../migrations/engine.js';
 import { lossesOf, type Plan, type Segment } from '../migrations/planner.js';
 import type { AppliedMigration } from '../migrations/state.js';
@@ -47,7 +47,7 @@ function segmentLines(plan: Plan): string[] {
 function dataLossLines(plan: Plan): string[] {
   if (!plan.destructive) return [];
   const said = describeDataLoss(lossesOf(plan), plan.dataLoss.notAnalysable);
-  return ['destructive: the plan can lose data', `  ! ${said}`];
+  return ['destructive: the plan can lose data', ...said.split('\n').map((line) => `  ! ${line}`)];
 }
 
 function planLines(plan: Plan): string[] {

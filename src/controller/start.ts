@@ -7,7 +7,7 @@ import type { Plan as StatusPlan } from '../api/v1alpha1/status.js';
 import type { StoredSchemaMigration } from '../kube/types.js';
 import { planToTarget } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
-import { describeDataLoss } from '../migrations/analysis.js';
+import { describeDataLoss } from '../sql/index.js';
 import { lossesOf, type Plan } from '../migrations/planner.js';
 import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
 import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
@@ -79,7 +79,7 @@ function dataLossRefusal(plan: Plan): Summary {
   const statements = describeDataLoss(lossesOf(plan), plan.dataLoss.notAnalysable);
   return stalled(
     Reason.DataLossNotAllowed,
-    `the plan can lose data (${statements}); set spec.policy.allowDataLoss: true to allow it`,
+    `the plan can lose data; set spec.policy.allowDataLoss: true to allow it:\n${statements}`,
   );
 }
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { loadSqlParser, measureDataLoss } from './analysis.js';
+import { loadSqlParser, measureDataLoss } from '../sql/index.js';
 import { MigrationError, MigrationErrorCode } from './errors.js';
 import {
   BASE,

@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { loadSqlParser } from '../sql/index.js';
 import { refusal } from '../../test/support/refusal.js';
 import { planMigration } from './planner.js';
 import { parseMigrationSource, type Migration } from './source.js';
@@ -27,6 +28,8 @@ function at(count: number, from = source): DatabaseState {
 
 const plan = (state: DatabaseState, target: string, src = source) =>
   planMigration(src, state, parseTarget(target, { allowRelative: true }));
+
+beforeAll(loadSqlParser);
 
 describe('planMigration', () => {
   it('plans up to latest from base, in order', () => {

@@ -9,7 +9,7 @@ import {
   type NotAnalysable,
   type ParsedStatement,
   type TransactionNeed,
-} from './analysis.js';
+} from '../sql/index.js';
 import { MigrationError, MigrationErrorCode } from './errors.js';
 import { compareRevisions, numericPrefix, type Migration, type MigrationSource } from './source.js';
 import type { DatabaseState } from './state.js';
