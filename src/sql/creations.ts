@@ -20,8 +20,8 @@ import { nameParts, objectNameOf, rangeVarName, unwrapNode, type ObjectName } fr
 
 type CreationReader = (node: never, schema: string | undefined) => Creation[];
 
-const relation = (object: ObjectName | undefined): Creation[] =>
-  object ? [{ category: 'relation', object }] : [];
+const relation = (object: ObjectName | undefined, ifAbsent?: boolean): Creation[] =>
+  object ? [{ category: 'relation', object, ifAbsent }] : [];
 const type = (object: ObjectName | undefined): Creation[] => (object ? [{ category: 'type', object }] : []);
 const inSchema = (object: ObjectName | undefined, schema: string | undefined): ObjectName | undefined =>
   object && object.schema === undefined && schema !== undefined ? { schema, name: object.name } : object;
@@ -35,19 +35,25 @@ const renamedCategory: Record<string, ObjectCategory> = {
 
 /** What each statement type creates, so that dropping it later in the same plan loses nothing. */
 const creationReaders: Record<string, CreationReader> = {
-  CreateStmt: (n: CreateStmt, schema) => relation(inSchema(rangeVarName(n.relation), schema)),
-  CreateTableAsStmt: (n: CreateTableAsStmt) => relation(rangeVarName(n.into?.rel)),
+  CreateStmt: (n: CreateStmt, schema) =>
+    relation(inSchema(rangeVarName(n.relation), schema), n.if_not_exists),
+  CreateTableAsStmt: (n: CreateTableAsStmt) => relation(rangeVarName(n.into?.rel), n.if_not_exists),
   SelectStmt: (n: SelectStmt) => relation(rangeVarName(n.intoClause?.rel)),
-  CreateSeqStmt: (n: CreateSeqStmt, schema) => relation(inSchema(rangeVarName(n.sequence), schema)),
+  CreateSeqStmt: (n: CreateSeqStmt, schema) =>
+    relation(inSchema(rangeVarName(n.sequence), schema), n.if_not_exists),
   CreateEnumStmt: (n: CreateEnumStmt) => type(objectNameOf(nameParts(n.typeName))),
   CompositeTypeStmt: (n: CompositeTypeStmt) => type(rangeVarName(n.typevar)),
   CreateRangeStmt: (n: CreateRangeStmt) => type(objectNameOf(nameParts(n.typeName))),
   CreateDomainStmt: (n: CreateDomainStmt) => type(objectNameOf(nameParts(n.domainname))),
   DefineStmt: (n: DefineStmt) => (n.kind === 'OBJECT_TYPE' ? type(objectNameOf(nameParts(n.defnames))) : []),
   CreateExtensionStmt: (n: CreateExtensionStmt) =>
-    n.extname === undefined ? [] : [{ category: 'extension', object: { name: n.extname } }],
+    n.extname === undefined
+      ? []
+      : [{ category: 'extension', object: { name: n.extname }, ifAbsent: n.if_not_exists }],
   CreateSchemaStmt: (n: CreateSchemaStmt) => [
-    ...(n.schemaname === undefined ? [] : [{ category: 'schema' as const, object: { name: n.schemaname } }]),
+    ...(n.schemaname === undefined
+      ? []
+      : [{ category: 'schema' as const, object: { name: n.schemaname }, ifAbsent: n.if_not_exists }]),
     ...(n.schemaElts ?? []).flatMap((elt) => creationsOfNode(elt, n.schemaname)),
   ],
   AlterTableStmt: (n: AlterTableStmt) => addedColumns(n),
@@ -69,7 +75,7 @@ function addedColumns(n: AlterTableStmt): Creation[] {
       cmd?.subtype === 'AT_AddColumn' && cmd.def && 'ColumnDef' in cmd.def ? cmd.def.ColumnDef : undefined;
     return def?.colname === undefined
       ? []
-      : [{ category: 'column' as const, object: table, column: def.colname }];
+      : [{ category: 'column' as const, object: table, column: def.colname, ifAbsent: cmd?.missing_ok }];
   });
 }
 

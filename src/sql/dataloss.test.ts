@@ -224,4 +224,30 @@ describe('findLossCandidates', () => {
       'TRUNCATE "D"',
     ]);
   });
+
+  it('keeps a drop of what the plan created IF NOT EXISTS, marked for the database to decide', () => {
+    const { candidates } = analyse(
+      'CREATE TABLE IF NOT EXISTS invoices (id int);\nALTER TABLE notes ADD COLUMN IF NOT EXISTS memo text;',
+      'DROP TABLE invoices; ALTER TABLE notes DROP COLUMN memo;',
+    );
+    expect(candidates.map((c) => [c.description, c.createdByPlanIfAbsent])).toEqual([
+      ['DROP TABLE invoices', true],
+      ['ALTER TABLE notes DROP COLUMN memo', true],
+    ]);
+    expect(
+      kinds('CREATE TABLE t (a int);', 'CREATE TABLE IF NOT EXISTS t (a int);', 'DROP TABLE t;'),
+    ).toEqual([]);
+  });
+
+  it('remembers the database name of a table or column the plan renamed before dropping it', () => {
+    const { candidates } = analyse(
+      'ALTER TABLE invoices RENAME TO old_invoices;\nALTER TABLE notes RENAME COLUMN body TO words;',
+      'DROP TABLE old_invoices; ALTER TABLE notes DROP COLUMN words; DROP TABLE invoices;',
+    );
+    expect(candidates.map((c) => [c.description, c.databaseObject])).toEqual([
+      ['DROP TABLE old_invoices', { name: 'invoices' }],
+      ['ALTER TABLE notes DROP COLUMN words', { name: 'notes', column: 'body' }],
+      ['DROP TABLE invoices', undefined],
+    ]);
+  });
 });

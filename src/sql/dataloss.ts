@@ -1,7 +1,7 @@
 import { creationsOf } from './creations.js';
 import { findingsOf, type LossKind } from './loss-rules.js';
 import type { ParsedStatement } from './parse.js';
-import { PlanObjects } from './plan-objects.js';
+import { PlanObjects, type Origin } from './plan-objects.js';
 
 /** One statement that may destroy data, judged from the parse tree alone. */
 export interface LossCandidate {
@@ -12,6 +12,10 @@ export interface LossCandidate {
   readonly cascade: boolean;
   /** e.g. 'DROP TABLE invoices', 'ALTER TABLE a ALTER COLUMN b TYPE …', 'DELETE FROM t without WHERE'. */
   readonly description: string;
+  /** The plan created the object with IF NOT EXISTS: a loss only if it is in the database already. */
+  readonly createdByPlanIfAbsent?: boolean;
+  /** The object's name in the database before the plan, when an earlier statement of the plan renamed it. */
+  readonly databaseObject?: { readonly schema?: string; readonly name: string; readonly column?: string };
 }
 
 /** A statement whose effect on data the parse tree cannot show: DO blocks, CALL, EXECUTE, unknown functions. */
@@ -46,7 +50,7 @@ export function findLossCandidates(
         const where = { file, line: s.line };
         if (f.kind === 'not-analysable')
           notAnalysable.push({ ...where, description: f.description, why: f.why });
-        else if (!createdByPlan(created, f.kind, f.object)) candidates.push({ ...where, ...f });
+        else pushUnlessCreated(candidates, { ...where, ...f }, originOf(created, f.kind, f.object));
       }
       for (const c of creationsOf(s.nodeType, s.node)) created.record(c);
     }
@@ -54,19 +58,26 @@ export function findLossCandidates(
   return { candidates, notAnalysable };
 }
 
-function createdByPlan(created: PlanObjects, kind: LossKind, object: LossCandidate['object']): boolean {
+function pushUnlessCreated(candidates: LossCandidate[], c: LossCandidate, origin: Origin | undefined): void {
+  if (origin?.kind === 'created') return;
+  if (origin?.kind === 'ifAbsent') candidates.push({ ...c, createdByPlanIfAbsent: true });
+  else if (origin?.kind === 'renamed') candidates.push({ ...c, databaseObject: origin.from });
+  else candidates.push(c);
+}
+
+function originOf(created: PlanObjects, kind: LossKind, object: LossCandidate['object']): Origin | undefined {
   switch (kind) {
     case 'drop-column':
     case 'alter-column-type':
-      return object.column !== undefined && created.hasColumn(object, object.column);
+      return object.column === undefined ? undefined : created.originOfColumn(object, object.column);
     case 'drop-schema':
-      return created.has('schema', object);
+      return created.originOf('schema', object);
     case 'drop-type':
     case 'drop-domain':
-      return created.has('type', object);
+      return created.originOf('type', object);
     case 'drop-extension':
-      return created.has('extension', object);
+      return created.originOf('extension', object);
     default:
-      return created.has('relation', object);
+      return created.originOf('relation', object);
   }
 }

@@ -151,4 +151,25 @@ describe('measureDataLoss', () => {
       'DROP TYPE mood (rows unknown: no SELECT privilege)',
     ]);
   });
+
+  it('leaves out what the plan creates IF NOT EXISTS when the database does not have it', async () => {
+    const sql = [
+      'CREATE TABLE IF NOT EXISTS invoices (id int);',
+      'CREATE TABLE IF NOT EXISTS brand_new (id int);',
+      'DROP TABLE invoices; DROP TABLE brand_new;',
+    ].join('\n');
+    expect(await details(sql)).toEqual(['DROP TABLE invoices (1,204 rows)']);
+  });
+
+  it('measures a table or column the plan renamed under its name in the database', async () => {
+    const sql = [
+      'ALTER TABLE invoices RENAME TO old_invoices;',
+      'ALTER TABLE notes RENAME COLUMN body TO words;',
+      'DROP TABLE old_invoices; ALTER TABLE notes DROP COLUMN words;',
+    ].join('\n');
+    expect(await details(sql)).toEqual([
+      'DROP TABLE old_invoices (1,204 rows, before the plan invoices)',
+      'ALTER TABLE notes DROP COLUMN words (3 non-null values, before the plan notes.body)',
+    ]);
+  });
 });

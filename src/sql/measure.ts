@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import type { LossCandidate } from './dataloss.js';
-import { quoteIdent, quoteName } from './names.js';
+import { displayIdent, displayName, quoteIdent, quoteName } from './names.js';
 
 /** A candidate with the data it puts at stake, read from the database. */
 export interface DataLoss extends LossCandidate {
@@ -14,6 +14,8 @@ interface Measurement {
   readonly rows: number | undefined;
   /** What the number means, or why it is unknown, for the detail. */
   readonly text: string;
+  /** The object is not in the database (yet). */
+  readonly missing?: boolean;
 }
 
 type Measurer = (client: ClientBase, c: LossCandidate) => Promise<Measurement>;
@@ -44,14 +46,21 @@ export async function measureDataLoss(
 ): Promise<DataLoss[]> {
   const losses: DataLoss[] = [];
   for (const c of candidates) {
-    const m = await measurers[c.kind](client, c);
-    if (m.rows !== 0) losses.push({ ...c, rows: m.rows, detail: `${c.description} (${m.text})` });
+    const m = await measurers[c.kind](client, { ...c, object: c.databaseObject ?? c.object });
+    if (m.rows === 0 || (m.missing === true && c.createdByPlanIfAbsent === true)) continue;
+    losses.push({ ...c, rows: m.rows, detail: `${c.description} (${m.text}${renamedFrom(c)})` });
   }
   return losses;
 }
 
+function renamedFrom(c: LossCandidate): string {
+  const from = c.databaseObject;
+  if (!from) return '';
+  return `, before the plan ${displayName(from)}${from.column === undefined ? '' : `.${displayIdent(from.column)}`}`;
+}
+
 const unknown = (why: string): Measurement => ({ rows: undefined, text: `rows unknown: ${why}` });
-const notInDatabase = unknown('not in the database');
+const notInDatabase: Measurement = { ...unknown('not in the database'), missing: true };
 const unreadable = unknown('no SELECT privilege');
 
 function counted(n: number, unit: string, where = ''): Measurement {
@@ -110,7 +119,7 @@ async function measureColumn(client: ClientBase, c: LossCandidate): Promise<Meas
     [rel.oid, c.object.column],
   );
   const column = rows[0];
-  if (!column) return unknown('column not in the database');
+  if (!column) return { ...unknown('column not in the database'), missing: true };
   if (!column.readable) return unreadable;
   return counted(await countOf(client, quoteIdent(c.object.column), rel.name), 'non-null value');
 }

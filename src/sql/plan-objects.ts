@@ -4,8 +4,13 @@ export type ObjectCategory = 'relation' | 'type' | 'schema' | 'extension';
 
 /** An object a statement creates (or a column it adds), or the new name of one it renames. */
 export type Creation =
-  | { readonly category: ObjectCategory; readonly object: ObjectName }
-  | { readonly category: 'column'; readonly object: ObjectName; readonly column: string }
+  | { readonly category: ObjectCategory; readonly object: ObjectName; readonly ifAbsent?: boolean }
+  | {
+      readonly category: 'column';
+      readonly object: ObjectName;
+      readonly column: string;
+      readonly ifAbsent?: boolean;
+    }
   | {
       readonly category: 'rename';
       readonly of: ObjectCategory;
@@ -19,12 +24,21 @@ export type Creation =
       readonly to: string;
     };
 
+/** Where an object known by a name at some point of the plan comes from. */
+export type Origin =
+  /** The plan created it. */
+  | { readonly kind: 'created' }
+  /** The plan created it unless it was already there (CREATE … IF NOT EXISTS). */
+  | { readonly kind: 'ifAbsent' }
+  /** It was in the database before the plan, under another name the plan renamed. */
+  | { readonly kind: 'renamed'; readonly from: ObjectName & { readonly column?: string } };
+
 /**
- * What the plan has created so far, in run order. Names compare as written: an unqualified name matches
- * only an unqualified one, unless a default schema says where unqualified names go.
+ * What the plan has created or renamed so far, in run order. Names compare as written: an unqualified
+ * name matches only an unqualified one, unless a default schema says where unqualified names go.
  */
 export class PlanObjects {
-  private readonly keys = new Set<string>();
+  private readonly origins = new Map<string, Origin>();
   private readonly defaultSchema: string | undefined;
 
   constructor(defaultSchema?: string) {
@@ -34,30 +48,49 @@ export class PlanObjects {
   record(c: Creation): void {
     switch (c.category) {
       case 'column':
-        this.keys.add(this.columnKey(c.object, c.column));
-        return;
+        return this.create(this.columnKey(c.object, c.column), c.ifAbsent);
       case 'rename':
-        if (this.has(c.of, c.from)) this.keys.add(this.key(c.of, c.to));
-        return;
+        return this.move(this.key(c.of, c.from), this.key(c.of, c.to), c.from);
       case 'rename-column':
-        if (this.hasColumn(c.table, c.from)) this.keys.add(this.columnKey(c.table, c.to));
-        return;
+        return this.move(this.columnKey(c.table, c.from), this.columnKey(c.table, c.to), {
+          ...c.table,
+          column: c.from,
+        });
       default:
-        this.keys.add(this.key(c.category, c.object));
+        return this.create(this.key(c.category, c.object), c.ifAbsent);
     }
   }
 
-  /** Created by the plan, or inside a schema the plan created. */
-  has(category: ObjectCategory, object: ObjectName): boolean {
-    if (this.keys.has(this.key(category, object))) return true;
+  /** Undefined: the object was in the database under this name before the plan. */
+  originOf(category: ObjectCategory, object: ObjectName): Origin | undefined {
+    const own = this.origins.get(this.key(category, object));
+    if (own) return own;
     const schema = object.schema ?? this.defaultSchema;
-    return (
-      category !== 'schema' && schema !== undefined && this.keys.has(this.key('schema', { name: schema }))
-    );
+    if (category === 'schema' || schema === undefined) return undefined;
+    const container = this.origins.get(this.key('schema', { name: schema }));
+    return container?.kind === 'renamed' ? undefined : container;
   }
 
-  hasColumn(table: ObjectName, column: string): boolean {
-    return this.has('relation', table) || this.keys.has(this.columnKey(table, column));
+  originOfColumn(table: ObjectName, column: string): Origin | undefined {
+    const tableOrigin = this.originOf('relation', table);
+    if (tableOrigin && tableOrigin.kind !== 'renamed') return tableOrigin;
+    const own = this.origins.get(this.columnKey(table, column));
+    if (own && own.kind !== 'renamed') return own;
+    if (!tableOrigin && !own) return undefined;
+    const dbTable = tableOrigin?.kind === 'renamed' ? tableOrigin.from : table;
+    const dbColumn = own?.kind === 'renamed' ? (own.from.column ?? column) : column;
+    return { kind: 'renamed', from: { ...nameOnly(dbTable), column: dbColumn } };
+  }
+
+  // A definite creation outranks IF NOT EXISTS; IF NOT EXISTS changes nothing the plan already knows.
+  private create(key: string, ifAbsent: boolean | undefined): void {
+    if (ifAbsent !== true) this.origins.set(key, { kind: 'created' });
+    else if (!this.origins.has(key)) this.origins.set(key, { kind: 'ifAbsent' });
+  }
+
+  private move(fromKey: string, toKey: string, from: ObjectName & { column?: string }): void {
+    this.origins.set(toKey, this.origins.get(fromKey) ?? { kind: 'renamed', from });
+    this.origins.delete(fromKey);
   }
 
   private key(category: ObjectCategory, object: ObjectName): string {
@@ -72,4 +105,8 @@ export class PlanObjects {
   private columnKey(table: ObjectName, column: string): string {
     return JSON.stringify(['column', table.schema ?? this.defaultSchema ?? null, table.name, column]);
   }
+}
+
+function nameOnly(o: ObjectName): ObjectName {
+  return o.schema === undefined ? { name: o.name } : { schema: o.schema, name: o.name };
 }
