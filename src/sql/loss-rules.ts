@@ -17,7 +17,7 @@ import {
   findOption,
   nameParts,
   rangeVarName,
-  walkNodes,
+  collectNodes,
   type ObjectName,
 } from './tree.js';
 
@@ -161,7 +161,9 @@ export const lossRules: readonly LossRule[] = [
     example: 'SELECT archive_old_invoices()',
     nodeTypes: queryStatements,
     find: (_n: never, s: ParsedStatement): Finding[] => {
-      const calls = [...executedTree(s)].filter(([t]) => t === 'FuncCall').map(([, f]) => f as FuncCall);
+      const calls = executedTree(s)
+        .filter(([t]) => t === 'FuncCall')
+        .map(([, f]) => f as FuncCall);
       const unknown = [...new Set(calls.filter((c) => !isPureFunctionCall(c)).map(functionDisplayName))];
       if (unknown.length === 0) return [];
       const description = `${queryCommands[s.nodeType] ?? s.nodeType} calling ${unknown.map((f) => `${f}()`).join(', ')}`;
@@ -251,20 +253,24 @@ function columnLosses(n: AlterTableStmt, subtype: string, kind: LossKind): Findi
   });
 }
 
-/** The part of a statement PostgreSQL executes now, as [type, fields] nodes. */
-function* executedTree(s: ParsedStatement): Generator<[string, Record<string, unknown>]> {
-  const node = s.node as { query?: unknown; options?: Node[] };
-  if (s.nodeType === 'ExplainStmt' && findOption(node.options, 'analyze') === undefined) return;
-  if (s.nodeType === 'ExplainStmt' || s.nodeType === 'CopyStmt') {
-    yield* walkNodes(node.query);
-    return;
+const executedTrees = new WeakMap<ParsedStatement, [string, Record<string, unknown>][]>();
+
+/** The part of a statement PostgreSQL executes now, as [type, fields] nodes (read once per statement). */
+function executedTree(s: ParsedStatement): [string, Record<string, unknown>][] {
+  let nodes = executedTrees.get(s);
+  if (!nodes) {
+    const node = s.node as { query?: unknown; options?: Node[] };
+    const explainOnly = s.nodeType === 'ExplainStmt' && findOption(node.options, 'analyze') === undefined;
+    const inner = s.nodeType === 'ExplainStmt' || s.nodeType === 'CopyStmt';
+    nodes = explainOnly ? [] : collectNodes(inner ? node.query : { [s.nodeType]: s.node });
+    executedTrees.set(s, nodes);
   }
-  yield* walkNodes({ [s.nodeType]: s.node });
+  return nodes;
 }
 
 /** UPDATEs or DELETEs without WHERE anywhere in what runs, each with whether it sits inside another statement. */
 function unfilteredWrites(s: ParsedStatement, nodeType: 'DeleteStmt' | 'UpdateStmt'): [unknown, boolean][] {
-  return [...executedTree(s)]
+  return executedTree(s)
     .filter(([t, fields]) => t === nodeType && fields.whereClause === undefined)
     .map(([, fields]) => [fields, fields !== s.node]);
 }

@@ -34,9 +34,12 @@ export interface ParsedStatement {
 
 let loaded: Promise<void> | undefined;
 
-/** Loads the WASM parser once; every later call returns the same promise. */
+/** Loads the WASM parser once; every later call returns the same promise (a failed load is tried again). */
 export function loadSqlParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= loadModule().catch((err: unknown) => {
+    loaded = undefined;
+    throw err;
+  });
   return loaded;
 }
 
@@ -46,14 +49,12 @@ export function parseStatements(sql: string, file: string): ParsedStatement[] {
   const stmts = parseOrThrow(sql, file);
   if (stmts.length === 0) return [];
   const bytes = Buffer.from(sql, 'utf8');
-  const tokenEnds = codeTokenEnds(sql);
   const lines = new LineIndex(bytes);
   return stmts.map((raw, index) => {
     const start = raw.stmt_location ?? 0;
     const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
-    const textEnd = lastTokenEnd(tokenEnds, start, end);
     const [nodeType, node] = unwrapNode(raw.stmt);
-    const text = bytes.subarray(start, textEnd).toString('utf8');
+    const text = withoutTrailingComments(bytes.subarray(start, end).toString('utf8'));
     return { file, index, text, line: lines.lineAt(start), nodeType, node };
   });
 }
@@ -68,18 +69,23 @@ function parseOrThrow(sql: string, file: string): RawStmt[] {
   }
 }
 
-/** Ends (byte offsets) of every token that is not a comment, ascending: a statement's text ends at its last one. */
-function codeTokenEnds(sql: string): number[] {
-  return scanSync(sql)
-    .tokens.filter(
-      (t) => t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT' && t.tokenName !== 'ASCII_59',
-    )
-    .map((t) => t.end);
+/**
+ * The statement up to its last token: PostgreSQL's statement length runs to the semicolon, past comments.
+ * Without `--` or `/*` in it there is no comment, and the scanner (the slow part) is not needed.
+ */
+function withoutTrailingComments(statement: string): string {
+  if (!statement.includes('--') && !statement.includes('/*')) return trimSqlWhitespace(statement);
+  const last = scanSync(statement).tokens.findLast(
+    (t) => t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT',
+  );
+  return last ? Buffer.from(statement, 'utf8').subarray(0, last.end).toString('utf8') : statement;
 }
 
-function lastTokenEnd(ends: readonly number[], start: number, end: number): number {
-  const found = ends[countAtMost(ends, end) - 1];
-  return found !== undefined && found > start ? found : end;
+// PostgreSQL's whitespace (scan.l `space`), not JavaScript's wider idea of it.
+function trimSqlWhitespace(statement: string): string {
+  let end = statement.length;
+  while (end > 0 && ' \t\n\r\f\v'.includes(statement.charAt(end - 1))) end--;
+  return statement.slice(0, end);
 }
 
 /** How many of the ascending `values` are <= `limit`. */

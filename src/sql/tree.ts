@@ -39,19 +39,19 @@ export function droppedObjectName(node: Node): ObjectName | undefined {
   return undefined;
 }
 
-/** Every node in a subtree, depth first, as [type, fields]; the parse tree wraps each node as `{ Type: fields }`. */
-export function* walkNodes(value: unknown): Generator<[string, Record<string, unknown>]> {
+/** Every node in a subtree, in document order, as [type, fields]; the tree wraps each node as `{ Type: fields }`. */
+export function collectNodes(value: unknown, found: [string, Record<string, unknown>][] = []): typeof found {
   if (Array.isArray(value)) {
-    for (const item of value) yield* walkNodes(item);
-    return;
-  }
-  if (typeof value !== 'object' || value === null) return;
-  for (const [key, child] of Object.entries(value)) {
-    if (isNodeType(key) && typeof child === 'object' && child !== null && !Array.isArray(child)) {
-      yield [key, child as Record<string, unknown>];
+    for (const item of value) collectNodes(item, found);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, child] of Object.entries(value)) {
+      if (isNodeType(key) && typeof child === 'object' && child !== null && !Array.isArray(child)) {
+        found.push([key, child as Record<string, unknown>]);
+      }
+      collectNodes(child, found);
     }
-    yield* walkNodes(child);
   }
+  return found;
 }
 
 // Node types are PascalCase (SelectStmt, FuncCall); fields are camelCase or snake_case.
