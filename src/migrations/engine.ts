@@ -55,6 +55,8 @@ function tableOptions(options: EngineOptions): MigrationsTableOptions {
 
 function connectionConfig(options: EngineOptions): pg.ClientConfig {
   return {
+    // Queries are sent without waiting for the previous answer; the runner relies on it for whole transactions.
+    pipeline: true,
     connectionString: options.databaseUrl,
     application_name: 'schemaops',
     lock_timeout: options.lockTimeoutMs ?? 2_000,

@@ -197,13 +197,25 @@ function rollbackStep(m: Known): Known {
   return m;
 }
 
+/** Parsed sections by migration: planning again under the lock (same source objects) parses nothing twice. */
+const parsed = new WeakMap<Migration, Partial<Record<Direction, ParsedStatement[]>>>();
+
+function parseSection(m: Known, direction: Direction, sql: string, first: number): ParsedStatement[] {
+  const known = parsed.get(m) ?? {};
+  const found = known[direction];
+  if (found) return found;
+  const statements = parseStatements(sql, m.file).map((s) => ({ ...s, line: first + s.line - 1 }));
+  parsed.set(m, { ...known, [direction]: statements });
+  return statements;
+}
+
 /** Reads one migration's SQL for its direction with PostgreSQL's parser; refuses what cannot run as planned. */
 function readMigration(m: Known, direction: Direction): PlannedMigration {
   const sql = (direction === 'up' ? m.up : m.down) ?? '';
   const first = (direction === 'up' ? m.upLine : m.downLine) ?? 1;
   let statements: ParsedStatement[];
   try {
-    statements = parseStatements(sql, m.file).map((s) => ({ ...s, line: first + s.line - 1 }));
+    statements = parseSection(m, direction, sql, first);
   } catch (err) {
     if (!(err instanceof SqlParseError)) throw err;
     const line = first + err.line - 1;

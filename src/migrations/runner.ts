@@ -55,16 +55,28 @@ function revisionAfter(ctx: ExecuteContext, revision: string): string {
   return applied[applied.indexOf(revision) - 1] ?? BASE;
 }
 
-async function runStep(ctx: ExecuteContext, step: PlanStep, progress: Progress): Promise<void> {
-  if (step.kind === 'record') {
-    const m = ctx.plan.migrations.find((p) => p.revision === step.revision);
-    if (!m) throw new Error(`the plan has no migration ${step.revision}`);
-    await ctx.client.query(recordSql(ctx, m));
-    return;
-  }
-  progress.failedAt = { file: step.file, line: step.line };
-  await ctx.client.query(step.sql);
-  progress.failedAt = undefined;
+function stepSql(ctx: ExecuteContext, step: PlanStep): string {
+  if (step.kind === 'statement') return step.sql;
+  const m = ctx.plan.migrations.find((p) => p.revision === step.revision);
+  if (!m) throw new Error(`the plan has no migration ${step.revision}`);
+  return recordSql(ctx, m);
+}
+
+const locationOf = (step: PlanStep | undefined) =>
+  step?.kind === 'statement' ? { file: step.file, line: step.line } : undefined;
+
+/**
+ * Sends a transaction's queries at once (the connection pipelines them) and waits for all: no round trip per
+ * statement. After the first error PostgreSQL refuses the rest of the transaction and turns COMMIT into a
+ * rollback, so the first rejected query is the statement that failed.
+ */
+async function runTransaction(ctx: ExecuteContext, steps: readonly PlanStep[], progress: Progress) {
+  const queries = ['BEGIN', ...steps.map((step) => stepSql(ctx, step)), 'COMMIT'];
+  const results = await Promise.allSettled(queries.map((sql) => ctx.client.query(sql)));
+  const failed = results.findIndex((r) => r.status === 'rejected');
+  if (failed < 0) return;
+  progress.failedAt = locationOf(steps[failed - 1]);
+  throw (results[failed] as PromiseRejectedResult).reason;
 }
 
 /** What committing these steps means for where the database is. */
@@ -80,21 +92,17 @@ function committed(ctx: ExecuteContext, steps: readonly PlanStep[], progress: Pr
 async function runSegment(ctx: ExecuteContext, index: number, progress: Progress): Promise<void> {
   const segment = ctx.plan.segments[index]!;
   if (!segment.transaction) {
+    // One at a time: each commits on its own, and nothing after a failure may run.
     for (const step of segment.steps) {
-      await runStep(ctx, step, progress);
+      progress.failedAt = locationOf(step);
+      await ctx.client.query(stepSql(ctx, step));
+      progress.failedAt = undefined;
       committed(ctx, [step], progress);
     }
     return;
   }
-  await ctx.client.query('BEGIN');
-  try {
-    for (const step of segment.steps) await runStep(ctx, step, progress);
-    await ctx.client.query('COMMIT');
-  } catch (err) {
-    // The connection is discarded after any failure, which also ends the transaction; this is for tidiness.
-    await ctx.client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  // A failure leaves the transaction rolled back (or the session gone); the connection is discarded after it.
+  await runTransaction(ctx, segment.steps, progress);
   committed(ctx, segment.steps, progress);
 }
 

@@ -82,13 +82,29 @@ $$;`,
   ],
 ];
 
+/**
+ * What node-pg-migrate's `up --single-transaction` can run too, for comparing with it: no CONCURRENTLY and no use
+ * of an enum value in the transaction that added it (both fail inside one transaction).
+ */
+function forOneTransaction(up: string): string {
+  return up
+    .replace('-- schemaops: no-transaction\n', '')
+    .replace('CONCURRENTLY ', '')
+    .replace(/'closed'\)/g, "'open')")
+    .replace("WHERE state = 'closed'", "WHERE state = 'open'");
+}
+
 /** At least `count` migrations (whole groups of every shape), file name → content. */
-export function realWorldCorpus(count = 300): Record<string, string> {
+export function realWorldCorpus(
+  count = 300,
+  options: { oneTransaction?: boolean } = {},
+): Record<string, string> {
   const files: Record<string, string> = {};
   let n = 0;
   for (let g = 0; n < count; g++) {
     for (const shape of shapes) {
-      const [name, up, down] = shape(g);
+      const [name, written, down] = shape(g);
+      const up = options.oneTransaction ? forOneTransaction(written) : written;
       const number = START + BigInt(n++) * 17n;
       files[`${number}_${name}.sql`] = `-- Up Migration\n${up}\n\n-- Down Migration\n${down}\n`;
     }
