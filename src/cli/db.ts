@@ -52,11 +52,9 @@ function targetArg(value: string): Target {
 export async function readMigrationDir(dir: string): Promise<Record<string, string>> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) throw new UsageError(`--dir ${dir}: no such directory`);
-  const files: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) {
-    if (name.endsWith('.sql')) files[name] = await readFile(join(dir, name), 'utf8');
-  }
-  return files;
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort();
+  const texts = await Promise.all(names.map((name) => readFile(join(dir, name), 'utf8')));
+  return Object.fromEntries(names.map((name, i) => [name, texts[i]!]));
 }
 
 function engineOptions(opts: DbOptions): EngineOptions {
