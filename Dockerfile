@@ -19,7 +19,7 @@ ENV NODE_ENV=production
 ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2"
 ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
-COPY --from=build /src/out/schemaops.mjs ./
+COPY --from=build /src/out/schemaops.mjs /src/out/libpg-query.wasm ./
 COPY LICENSE ./
 USER 65532:65532
 EXPOSE 8080 8081

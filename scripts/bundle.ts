@@ -2,7 +2,7 @@
 // container image runs. One minified file loads far less code than node_modules (the Kubernetes client
 // alone ships 25 MB of generated JavaScript), which keeps the operator's memory low.
 // Usage: node scripts/bundle.ts [OUTFILE] (Node 24 runs TypeScript as is); or import { bundle }.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -25,11 +25,19 @@ export async function bundle(outfile: string = DEFAULT_OUTFILE): Promise<string[
     // Optional native add-ons that the packages probe for and do without.
     external: ['pg-native', 'bufferutil', 'utf-8-validate'],
     // CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
+    // libpg-query's WASM loader finds libpg-query.wasm beside itself through __dirname, copied there below.
     banner: {
-      js: "import { createRequire as __schemaopsRequire } from 'node:module'; const require = __schemaopsRequire(import.meta.url);",
+      js:
+        "import { createRequire as __schemaopsRequire } from 'node:module'; const require = __schemaopsRequire(import.meta.url); " +
+        "import { dirname as __schemaopsDirname } from 'node:path'; import { fileURLToPath as __schemaopsPath } from 'node:url'; " +
+        'const __filename = __schemaopsPath(import.meta.url); const __dirname = __schemaopsDirname(__filename);',
     },
     logLevel: 'silent',
   });
+  copyFileSync(
+    join(root, 'node_modules', 'libpg-query', 'wasm', 'libpg-query.wasm'),
+    join(dirname(outfile), 'libpg-query.wasm'),
+  );
   return result.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`);
 }
 

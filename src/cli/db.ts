@@ -52,11 +52,9 @@ function targetArg(value: string): Target {
 export async function readMigrationDir(dir: string): Promise<Record<string, string>> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) throw new UsageError(`--dir ${dir}: no such directory`);
-  const files: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) {
-    if (name.endsWith('.sql')) files[name] = await readFile(join(dir, name), 'utf8');
-  }
-  return files;
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort();
+  const texts = await Promise.all(names.map((name) => readFile(join(dir, name), 'utf8')));
+  return Object.fromEntries(names.map((name, i) => [name, texts[i]!]));
 }
 
 function engineOptions(opts: DbOptions): EngineOptions {
@@ -101,11 +99,19 @@ function reportError(err: unknown, out: Output): number {
   }
   if (err instanceof MigrationError) {
     out.err(`error: ${err.message}`);
-    if (err.revision !== undefined) out.err(`the database is at ${err.revision}`);
+    if (err.revision !== undefined && !err.message.includes('the database is at'))
+      out.err(`the database is at ${err.revision}`);
     if (out.json) {
       out.out(
         JSON.stringify({
-          error: { code: err.code, message: err.message, file: err.file, revision: err.revision },
+          error: {
+            code: err.code,
+            message: err.message,
+            file: err.file,
+            line: err.line,
+            revision: err.revision,
+            halfApplied: err.halfApplied,
+          },
         }),
       );
     }
@@ -119,6 +125,7 @@ interface TargetOpts {
   dir: string;
   to: Target;
   dryRun?: boolean;
+  expectHash?: string;
 }
 
 export function registerDbCommand(program: Command): void {
@@ -162,6 +169,10 @@ export function registerDbCommand(program: Command): void {
   withTarget(db.command('migrate').description('migrate up or roll back to the target'))
     .option('--dry-run', 'print the plan, change nothing', false)
     .option(
+      '--expect-hash <hash>',
+      'run only the plan with this hash (as printed by db plan); otherwise refuse (PlanChanged) and run nothing',
+    )
+    .option(
       '--wait-for-lock',
       'wait for a running migration (up to --lock-timeout) instead of failing at once',
       false,
@@ -177,6 +188,7 @@ export function registerDbCommand(program: Command): void {
         const files = await readMigrationDir(cmdOpts.dir);
         const result = await migrateToTarget(engineOptions(opts), files, cmdOpts.to, {
           dryRun: cmdOpts.dryRun ?? false,
+          ...(cmdOpts.expectHash === undefined ? {} : { expectHash: cmdOpts.expectHash }),
         });
         formatMigrateResult(out, result);
       }),

@@ -1,5 +1,6 @@
+import { describeDataLoss } from '../sql/index.js';
 import type { MigrateResult } from '../migrations/engine.js';
-import type { Plan } from '../migrations/planner.js';
+import { lossesOf, type Plan, type Segment } from '../migrations/planner.js';
 import type { AppliedMigration } from '../migrations/state.js';
 
 /** Where a command writes: stdout lines, stderr lines, and whether JSON was asked for. */
@@ -7,6 +8,11 @@ export interface Output {
   readonly json: boolean;
   out(text: string): void;
   err(text: string): void;
+}
+
+/** The revisions a segment touches, in order, each once. */
+function revisionsOf(segment: Segment): string[] {
+  return [...new Set(segment.steps.map((s) => s.revision))];
 }
 
 export function planJson(plan: Plan) {
@@ -18,26 +24,43 @@ export function planJson(plan: Plan) {
       revision: m.revision,
       origin: m.origin,
       checksum: m.checksum,
+      statements: m.statements.length,
     })),
+    segments: plan.segments.map((s) => ({ transaction: s.transaction, migrations: revisionsOf(s) })),
     destructive: plan.destructive,
-    destructiveStatements: plan.destructiveStatements,
+    dataLoss: {
+      losses: lossesOf(plan).slice(0, 20),
+      notAnalysable: plan.dataLoss.notAnalysable.slice(0, 20),
+    },
     hash: plan.hash,
   };
+}
+
+function segmentLines(plan: Plan): string[] {
+  if (plan.segments.length < 2 && plan.segments.every((s) => s.transaction)) return [];
+  return plan.segments.map((s, i) => {
+    const how = s.transaction ? 'one transaction' : 'no transaction, each statement commits alone';
+    return `  segment ${i + 1} (${how}): ${revisionsOf(s).join(', ')}`;
+  });
+}
+
+function dataLossLines(plan: Plan): string[] {
+  if (!plan.destructive) return [];
+  const said = describeDataLoss(lossesOf(plan), plan.dataLoss.notAnalysable);
+  return ['destructive: the plan can lose data', ...said.split('\n').map((line) => `  ! ${line}`)];
 }
 
 function planLines(plan: Plan): string[] {
   if (plan.migrations.length === 0) return [`already at ${plan.to}: nothing to do`];
   const verb = plan.direction === 'up' ? 'apply' : 'roll back';
-  const lines = [`${plan.from} -> ${plan.to}: ${verb} ${plan.migrations.length} migration(s)`];
+  const lines = [
+    `${plan.from} -> ${plan.to}: ${verb} ${plan.migrations.length} migration(s) in ${plan.segments.length} segment(s)`,
+  ];
   for (const m of plan.migrations)
     lines.push(
       `  ${plan.direction === 'up' ? '+' : '-'} ${m.revision}${m.origin === 'archive' ? ' (from the archive)' : ''}`,
     );
-  if (plan.destructive) {
-    lines.push('destructive: the plan can lose data');
-    for (const d of plan.destructiveStatements) lines.push(`  ! ${d.revision}: ${d.statement}`);
-  }
-  lines.push(`hash: ${plan.hash}`);
+  lines.push(...segmentLines(plan), ...dataLossLines(plan), `hash: ${plan.hash}`);
   return lines;
 }
 

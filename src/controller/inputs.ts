@@ -2,7 +2,12 @@ import { Reason } from '../api/v1alpha1/conditions.js';
 import type { SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
 import type { KubeClient } from '../kube/types.js';
 import { MigrationError } from '../migrations/errors.js';
-import { parseMigrationSource, type MigrationSource } from '../migrations/source.js';
+import {
+  filesOfConfigMaps,
+  parseMigrationSource,
+  type ConfigMapFiles,
+  type MigrationSource,
+} from '../migrations/source.js';
 
 /** Everything a run reads from the cluster before it may act. */
 export interface Inputs {
@@ -46,12 +51,13 @@ async function readDatabaseUrl(
   return secret.value;
 }
 
-async function migrationFiles(
+/** The ConfigMaps named and those the selector matches, each once (a name listed and matched is one ConfigMap). */
+async function migrationConfigMaps(
   kube: KubeClient,
   namespace: string,
   spec: SchemaMigrationSpec,
-): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
+): Promise<ConfigMapFiles[]> {
+  const found = new Map<string, ConfigMapFiles>();
   const { configMaps, selector } = spec.migrations;
   for (const { name } of configMaps ?? []) {
     const data = await kube.getConfigMapData({ namespace, name });
@@ -60,19 +66,19 @@ async function migrationFiles(
         Reason.ConfigMapNotFound,
         `ConfigMap ${namespace}/${name} (spec.migrations.configMaps) not found`,
       );
-    Object.assign(files, data);
+    found.set(name, { name, data });
   }
   if (selector) {
-    const found = await kube.listConfigMapData(namespace, selector.matchLabels ?? {});
-    if (found.length === 0) {
+    const matched = await kube.listConfigMapData(namespace, selector.matchLabels ?? {});
+    if (matched.length === 0) {
       return refuse(
         Reason.NoMigrationsFound,
         `no ConfigMap in ${namespace} matches spec.migrations.selector`,
       );
     }
-    for (const { data } of found) Object.assign(files, data);
+    for (const configMap of matched) found.set(configMap.name, configMap);
   }
-  return files;
+  return [...found.values()];
 }
 
 async function checkObjects(kube: KubeClient, namespace: string, spec: SchemaMigrationSpec): Promise<void> {
@@ -101,7 +107,7 @@ export async function gatherInputs(
 ): Promise<Gathered> {
   try {
     const databaseUrl = await readDatabaseUrl(kube, namespace, spec);
-    const files = await migrationFiles(kube, namespace, spec);
+    const files = filesOfConfigMaps(await migrationConfigMaps(kube, namespace, spec));
     await checkObjects(kube, namespace, spec);
     return { ok: true, inputs: { databaseUrl, source: parseMigrationSource(files) } };
   } catch (err) {

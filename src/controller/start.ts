@@ -7,7 +7,8 @@ import type { Plan as StatusPlan } from '../api/v1alpha1/status.js';
 import type { StoredSchemaMigration } from '../kube/types.js';
 import { planToTarget } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
-import type { Plan } from '../migrations/planner.js';
+import { describeDataLoss } from '../sql/index.js';
+import { lossesOf, type Plan } from '../migrations/planner.js';
 import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
 import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
 import { setFinalizer } from './finalizer.js';
@@ -75,10 +76,10 @@ function statusPlan(plan: Plan, now: Date): StatusPlan {
 }
 
 function dataLossRefusal(plan: Plan): Summary {
-  const statements = plan.destructiveStatements.map((d) => `${d.revision}: ${d.statement}`).join('; ');
+  const statements = describeDataLoss(lossesOf(plan), plan.dataLoss.notAnalysable);
   return stalled(
     Reason.DataLossNotAllowed,
-    `the plan can lose data (${statements}); set spec.policy.allowDataLoss: true to allow it`,
+    `the plan can lose data; set spec.policy.allowDataLoss: true to allow it:\n${statements}`,
   );
 }
 

@@ -1,8 +1,16 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
+import { loadSqlParser, measureDataLoss } from '../sql/index.js';
 import { MigrationError, MigrationErrorCode } from './errors.js';
-import { BASE, planMigration, type Plan, type PlannedMigration } from './planner.js';
-import { runSegment, segmentPlan } from './runner.js';
+import {
+  BASE,
+  describePlanChange,
+  planMigration,
+  type Plan,
+  type PlanInputs,
+  type PlanSummary,
+} from './planner.js';
+import { isConnectionLoss, runPlan } from './runner.js';
 import { parseMigrationSource, type MigrationSource } from './source.js';
 import {
   archiveInsertSql,
@@ -47,6 +55,8 @@ function tableOptions(options: EngineOptions): MigrationsTableOptions {
 
 function connectionConfig(options: EngineOptions): pg.ClientConfig {
   return {
+    // Queries are sent without waiting for the previous answer; the runner relies on it for whole transactions.
+    pipeline: true,
     connectionString: options.databaseUrl,
     application_name: 'schemaops',
     lock_timeout: options.lockTimeoutMs ?? 2_000,
@@ -72,51 +82,63 @@ function isUnreachable(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
   return (
     (typeof code === 'string' && UNREACHABLE_CODES.has(code)) ||
-    /timeout expired|Connection terminated/i.test(message)
+    isConnectionLoss(err) ||
+    /timeout expired/i.test(message)
   );
 }
 
-/** Connects, turning a connection failure into DatabaseUnreachable without echoing the URL. */
+/** `database "orders" on db.internal:5432`: what an error may say about the database; never the URL or password. */
+export function describeDatabase(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    const name = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres';
+    return `database "${name}" on ${url.hostname}${url.port ? `:${url.port}` : ''}`;
+  } catch {
+    return 'the database';
+  }
+}
+
+function unreachable(options: EngineOptions, what: string, err: unknown): MigrationError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new MigrationError(
+    MigrationErrorCode.DatabaseUnreachable,
+    `${what} ${describeDatabase(options.databaseUrl)}: ${reason}`,
+    { cause: err },
+  );
+}
+
+/**
+ * Connects, turning a connection failure into DatabaseUnreachable without echoing the URL. The connection has an
+ * `error` listener: a session lost while idle (terminated, server restarted) fails its next query instead of
+ * crashing the process.
+ */
 async function connect(options: EngineOptions): Promise<pg.Client> {
   const client = new pg.Client(connectionConfig(options));
-  client.on('error', () => undefined); // a dropped idle connection surfaces on the next query instead
+  client.on('error', (err) => options.logger?.warn({ err: err.message }, 'database connection lost'));
   try {
     await client.connect();
     return client;
   } catch (err) {
     await client.end().catch(() => undefined);
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new MigrationError(
-      MigrationErrorCode.DatabaseUnreachable,
-      `cannot connect to the database: ${reason}`,
-      {
-        cause: err,
-      },
-    );
+    throw unreachable(options, 'cannot connect to the', err);
   }
 }
 
+/** Runs work on a connection of its own, which is closed afterwards whatever happened (never reused). */
 async function withClient<T>(options: EngineOptions, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connect(options);
   try {
     return await work(client);
   } catch (err) {
-    if (!(err instanceof MigrationError) && isUnreachable(err)) {
-      throw new MigrationError(
-        MigrationErrorCode.DatabaseUnreachable,
-        `lost the database connection: ${String(err)}`,
-        {
-          cause: err,
-        },
-      );
-    }
+    if (!(err instanceof MigrationError) && isUnreachable(err))
+      throw unreachable(options, 'lost the connection to the', err);
     throw err;
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-/** Takes node-pg-migrate's advisory lock on this session for the whole run. */
+/** Takes node-pg-migrate's advisory lock on this session, the one that runs the SQL: both end together. */
 async function acquireLock(client: pg.Client, options: EngineOptions): Promise<void> {
   if (options.waitForLock) {
     try {
@@ -156,15 +178,30 @@ export async function migrationHistory(options: EngineOptions): Promise<readonly
   return state.applied;
 }
 
-/** Plans the way to the target without changing anything. */
+/**
+ * Plans the way to the target without changing anything: the statements, their segments, the hash, and the
+ * data at stake measured in the database (read-only).
+ */
 export async function planToTarget(
   options: EngineOptions,
   files: MigrationSource | Readonly<Record<string, string>>,
   target: Target,
+  run: { stamp?: boolean } = {},
 ): Promise<Plan> {
   const source = sourceOf(files);
-  const state = await withClient(options, (c) => readDatabaseState(c, tableOptions(options)));
-  return planMigration(source, state, target);
+  await loadSqlParser();
+  return withClient(options, async (client) => {
+    const plan = planMigration(source, await readDatabaseState(client, tableOptions(options)), target, run);
+    if (plan.dataLoss.candidates.length === 0) return plan;
+    await client.query('BEGIN READ ONLY');
+    try {
+      const losses = await measureDataLoss(client, plan.dataLoss.candidates);
+      const destructive = losses.length + plan.dataLoss.notAnalysable.length > 0;
+      return { ...plan, dataLoss: { ...plan.dataLoss, losses }, destructive };
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
 }
 
 /** Archives applied migrations that predate the archive (a database migrated by node-pg-migrate alone). */
@@ -180,97 +217,56 @@ async function backfillArchive(
   }
 }
 
-interface RunOptions {
-  readonly dryRun?: boolean;
-  readonly stampOnly?: boolean;
-}
+/** A plan to execute: its inputs, its hash, and what else is known of it to say what changed. */
+export type PlanToExecute = PlanSummary & { readonly inputs: PlanInputs };
 
-async function runPlan(
-  options: EngineOptions,
-  source: MigrationSource,
-  target: Target,
-  run: RunOptions,
-): Promise<MigrateResult> {
+/**
+ * Executes a plan, never a target: on one connection it takes the advisory lock, reads the database, plans again
+ * from the same inputs and runs the statements only if the hash is the plan's; otherwise it refuses with
+ * PlanChanged and nothing runs. The connection is closed afterwards; after a failure that also ends any
+ * transaction and releases the lock.
+ */
+export async function executePlan(options: EngineOptions, planned: PlanToExecute): Promise<MigrateResult> {
   const table = tableOptions(options);
   const logger = options.logger ?? silent;
+  await loadSqlParser();
   return withClient(options, async (client) => {
-    if (run.dryRun) {
-      const plan = planMigration(source, await readDatabaseState(client, table), target);
-      return { plan, revision: plan.from, dryRun: true };
-    }
     await acquireLock(client, options);
-    try {
-      await ensureTables(client, table);
-      const state = await readDatabaseState(client, table);
-      const plan = planMigration(source, state, target, { stamp: run.stampOnly ?? false });
-      await backfillArchive(client, table, source, state);
-      const revision = await executePlan(options, plan, state, { stampOnly: run.stampOnly ?? false, logger });
-      return { plan, revision, dryRun: false };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-    }
+    const state = await readDatabaseState(client, table);
+    const plan = planMigration(planned.inputs.source, state, planned.inputs.target, {
+      stamp: planned.inputs.stamp,
+    });
+    if (plan.hash !== planned.hash)
+      throw new MigrationError(MigrationErrorCode.PlanChanged, describePlanChange(planned, plan));
+    if (plan.migrations.length === 0) return { plan, revision: plan.from, dryRun: false };
+    await ensureTables(client, table);
+    await backfillArchive(client, table, planned.inputs.source, state);
+    const database = describeDatabase(options.databaseUrl);
+    const revision = await runPlan({ client, table, plan, state, logger, database });
+    logger.info(
+      { from: plan.from, revision, hash: plan.hash },
+      plan.direction === 'up' ? 'applied' : 'rolled back',
+    );
+    await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_ID]);
+    return { plan, revision, dryRun: false };
   });
 }
 
-function placeholder(revision: string): PlannedMigration {
-  return {
-    revision,
-    file: `${revision}.sql`,
-    up: '',
-    down: '',
-    sql: '',
-    noTransaction: false,
-    checksum: '',
-    origin: 'archive',
-  };
-}
-
-/** Runs the plan segment by segment; returns the revision reached. A failure names the revision reached too. */
-async function executePlan(
-  options: EngineOptions,
-  plan: Plan,
-  state: DatabaseState,
-  run: { stampOnly: boolean; logger: Logger },
-): Promise<string> {
-  // node-pg-migrate must see every applied migration as a file; only the planned ones' SQL runs.
-  let applied: PlannedMigration[] = state.applied.map(
-    (a) => plan.migrations.find((p) => p.revision === a.revision) ?? placeholder(a.revision),
-  );
-  let reached = plan.from;
-  for (const segment of segmentPlan(plan.migrations)) {
-    try {
-      await runSegment({
-        connection: connectionConfig(options),
-        table: tableOptions(options),
-        direction: plan.direction,
-        applied,
-        segment,
-        stampOnly: run.stampOnly,
-        logger: run.logger,
-      });
-    } catch (err) {
-      if (err instanceof MigrationError) err.revision = reached;
-      throw err;
-    }
-    if (plan.direction === 'up') applied = [...applied, ...segment.migrations];
-    else applied = applied.slice(0, applied.length - segment.migrations.length);
-    reached = applied.at(-1)?.revision ?? BASE;
-    run.logger.info(
-      { revision: reached, migrations: segment.migrations.map((m) => m.revision) },
-      plan.direction === 'up' ? 'applied' : 'rolled back',
-    );
-  }
-  return reached;
-}
-
-/** Moves the database to the target: up or down as needed, under the advisory lock. */
+/**
+ * Plans the way to the target and executes that plan (see executePlan). With expectHash, the plan must be the one
+ * with that hash (the one reviewed with `db plan`), or nothing runs.
+ */
 export async function migrateToTarget(
   options: EngineOptions,
   files: MigrationSource | Readonly<Record<string, string>>,
   target: Target,
-  run: { dryRun?: boolean } = {},
+  run: { dryRun?: boolean; expectHash?: string } = {},
 ): Promise<MigrateResult> {
-  return runPlan(options, sourceOf(files), target, run);
+  const plan = await planToTarget(options, files, target);
+  if (run.dryRun) return { plan, revision: plan.from, dryRun: true };
+  const expected = run.expectHash === undefined ? plan : { hash: run.expectHash, inputs: plan.inputs };
+  const result = await executePlan(options, expected);
+  return { ...result, plan }; // the same plan, with the data at stake measured
 }
 
 /** Records the target as current without running any migration SQL (as `alembic stamp` does). */
@@ -279,5 +275,6 @@ export async function stampTarget(
   files: MigrationSource | Readonly<Record<string, string>>,
   target: Target,
 ): Promise<MigrateResult> {
-  return runPlan(options, sourceOf(files), target, { stampOnly: true });
+  const plan = await planToTarget(options, files, target, { stamp: true });
+  return executePlan(options, plan);
 }

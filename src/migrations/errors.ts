@@ -4,6 +4,12 @@
  */
 export const MigrationErrorCode = {
   InvalidMigrationFile: 'InvalidMigrationFile',
+  /** PostgreSQL's parser cannot read a statement: its message and position in the file. */
+  InvalidSql: 'InvalidSql',
+  /** A new file has the number of an applied migration with another name. */
+  RenamedMigration: 'RenamedMigration',
+  /** The plan found under the lock is not the plan that was made (and approved): nothing ran. */
+  PlanChanged: 'PlanChanged',
   UnknownTarget: 'UnknownTarget',
   IrreversibleMigration: 'IrreversibleMigration',
   ChecksumDrift: 'ChecksumDrift',
@@ -22,6 +28,10 @@ export class MigrationError extends Error {
   readonly file: string | undefined;
   /** After a failed run: the revision the database was left at (the end of the last whole segment). */
   revision: string | undefined;
+  /** After a failed run: migrations whose statements partly committed outside a transaction, unrecorded. */
+  halfApplied: readonly string[] = [];
+  /** The line of the statement that failed, in `file`. */
+  line: number | undefined;
 
   constructor(code: MigrationErrorCode, message: string, options: { file?: string; cause?: unknown } = {}) {
     super(message, { cause: options.cause });

@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { loadSqlParser } from '../sql/index.js';
 import { refusal } from '../../test/support/refusal.js';
 import { planMigration } from './planner.js';
 import { parseMigrationSource, type Migration } from './source.js';
@@ -28,6 +29,8 @@ function at(count: number, from = source): DatabaseState {
 const plan = (state: DatabaseState, target: string, src = source) =>
   planMigration(src, state, parseTarget(target, { allowRelative: true }));
 
+beforeAll(loadSqlParser);
+
 describe('planMigration', () => {
   it('plans up to latest from base, in order', () => {
     const p = plan(at(0), '2_note');
@@ -56,9 +59,7 @@ describe('planMigration', () => {
   it('marks a rollback that drops a table as destructive and lists the statement', () => {
     const p = plan(at(1), 'base');
     expect(p.destructive).toBe(true);
-    expect(p.destructiveStatements).toEqual([
-      { revision: '1_orders', statement: 'DROP TABLE orders', kind: 'DropTable' },
-    ]);
+    expect(p.dataLoss.candidates).toMatchObject([{ file: '1_orders.sql', line: 4 }]);
   });
 
   it('gives the same plan the same hash and a different plan another', () => {

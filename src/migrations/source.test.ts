@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { refusal } from '../../test/support/refusal.js';
-import { parseMigrationSource } from './source.js';
+import { filesOfConfigMaps, parseMigrationSource } from './source.js';
 
 const file = (up: string, down?: string) =>
   `-- Up Migration\n${up}\n${down === undefined ? '' : `-- Down Migration\n${down}\n`}`;
@@ -61,12 +61,74 @@ describe('parseMigrationSource', () => {
     expect(err.message).toContain('also used by');
   });
 
-  it('refuses a file whose up section is empty or missing', () => {
-    expect(
-      refusal(() => parseMigrationSource({ '1_a.sql': file('-- nothing here', 'SELECT 1;') })).message,
-    ).toContain('1_a.sql: the "-- Up Migration" section is empty');
+  it('refuses a file without an up section', () => {
     expect(refusal(() => parseMigrationSource({ '2_b.sql': 'CREATE TABLE b (id int);' })).message).toContain(
       '2_b.sql: no "-- Up Migration" section',
     );
+  });
+});
+
+describe('real-world migration sets', () => {
+  it('keeps 20-digit numbers apart and in order (they collide as JavaScript numbers)', () => {
+    const source = parseMigrationSource({
+      '20240101120000000002_b.sql': file('SELECT 2;', ''),
+      '20240101120000000001_a.sql': file('SELECT 1;', ''),
+      '20240101120000000010_c.sql': file('SELECT 3;', ''),
+    });
+    expect(source.map((m) => m.revision)).toEqual([
+      '20240101120000000001_a',
+      '20240101120000000002_b',
+      '20240101120000000010_c',
+    ]);
+  });
+
+  it('accepts an empty up section as a no-op', () => {
+    const [m] = parseMigrationSource({ '1_placeholder.sql': '-- Up Migration\n\n-- Down Migration\n' });
+    expect(m?.revision).toBe('1_placeholder');
+    expect(m?.up.trim()).toBe('-- Up Migration');
+    expect(m?.down?.trim()).toBe('-- Down Migration');
+  });
+
+  it('gives the same checksum with trailing white space and a final newline added (a YAML | block)', () => {
+    const text = file('CREATE TABLE a (id int);', 'DROP TABLE a;');
+    const plain = parseMigrationSource({ '1_a.sql': text })[0]!;
+    const yaml = parseMigrationSource({ '1_a.sql': `${text.replace(/;\n/g, ';   \n')}\n\n` })[0]!;
+    expect(yaml.checksum).toBe(plain.checksum);
+    const edited = parseMigrationSource({ '1_a.sql': text.replace('id int', 'id bigint') })[0]!;
+    expect(edited.checksum).not.toBe(plain.checksum);
+  });
+});
+
+describe('filesOfConfigMaps', () => {
+  const sql = file('SELECT 1;', '');
+  const base64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+
+  it('reads binaryData files as UTF-8 beside data files, across ConfigMaps', () => {
+    const files = filesOfConfigMaps([
+      { name: 'part-1', data: { '1_a.sql': sql } },
+      { name: 'part-2', binaryData: { '2_b.sql': base64(file("INSERT INTO t VALUES ('café');", '')) } },
+    ]);
+    expect(Object.keys(files)).toEqual(['1_a.sql', '2_b.sql']);
+    expect(files['2_b.sql']).toContain('café');
+  });
+
+  it('refuses a binaryData file that is not UTF-8, by name', () => {
+    const latin1 = Buffer.from(file("INSERT INTO t VALUES ('caf\u00e9');", ''), 'latin1');
+    const err = refusal(() =>
+      filesOfConfigMaps([{ name: 'part-1', binaryData: { '1_a.sql': base64(latin1) } }]),
+    );
+    expect(err).toMatchObject({ code: 'InvalidMigrationFile', file: '1_a.sql' });
+    expect(err.message).toContain('binaryData of ConfigMap part-1 is not UTF-8');
+  });
+
+  it('refuses a file name found in two ConfigMaps, naming both', () => {
+    const err = refusal(() =>
+      filesOfConfigMaps([
+        { name: 'part-1', data: { '1_a.sql': sql } },
+        { name: 'part-2', data: { '1_a.sql': sql, 'README.md': 'x' } },
+      ]),
+    );
+    expect(err).toMatchObject({ code: 'InvalidMigrationFile', file: '1_a.sql' });
+    expect(err.message).toContain('in ConfigMaps part-1 and part-2');
   });
 });

@@ -15,12 +15,26 @@ interface Run {
   stderr: string;
 }
 
+/** Reports on stderr every import of the Kubernetes client, the operator's runtime or the local control plane. */
+const heavyImportProbe = `data:text/javascript,${encodeURIComponent(`
+import { registerHooks } from 'node:module';
+registerHooks({ resolve(specifier, context, next) {
+  if (/@kubernetes|[\\/](runtime|localcluster|kube)[\\/]/.test(specifier)) process.stderr.write('HEAVY-IMPORT ' + specifier + '\\n');
+  return next(specifier, context);
+} });`)}`;
+
 /** Runs the real `schemaops` CLI in its own process. */
-function schemaops(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function schemaops(args: string[], env: Record<string, string> = {}, probe = false): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', join(root, 'scripts/register-ts.js'), join(root, 'src/main.ts'), ...args],
+      [
+        ...(probe ? ['--import', heavyImportProbe] : []),
+        '--import',
+        join(root, 'scripts/register-ts.js'),
+        join(root, 'src/main.ts'),
+        ...args,
+      ],
       { cwd: root, env: { ...process.env, ...env } },
       (error, stdout, stderr) => {
         allOutput.push(stdout, stderr);
@@ -73,6 +87,44 @@ describe('schemaops db', () => {
       stdout: '{"revision":"2_add-note"}\n',
     });
     rmSync(dir, { recursive: true });
+  });
+
+  it('migrates only the plan reviewed with db plan when given --expect-hash', async () => {
+    const url = await freshDatabase('cli');
+    const dir = migrationDir(ordersMigrations);
+    const env = { DATABASE_URL: url };
+    const plan = await schemaops(['db', 'plan', '--dir', dir, '--to', 'latest', '--json'], env);
+    const { hash, segments } = JSON.parse(plan.stdout) as { hash: string; segments: unknown[] };
+    expect(segments).toEqual([
+      { transaction: true, migrations: Object.keys(ordersMigrations).map((f) => f.slice(0, -4)) },
+    ]);
+    // Someone applies the first migration meanwhile: the reviewed plan is not what would run any more.
+    expect((await schemaops(['db', 'migrate', '--dir', dir, '--to', '+1'], env)).code).toBe(0);
+    const refused = await schemaops(
+      ['db', 'migrate', '--dir', dir, '--to', 'latest', '--expect-hash', hash, '--json'],
+      env,
+    );
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'PlanChanged' } });
+    expect(refused.stderr).toContain('nothing ran');
+    expect(await schemaops(['db', 'current'], env)).toMatchObject({ stdout: '1_create-orders\n' });
+    const again = await schemaops(['db', 'plan', '--dir', dir, '--to', 'latest', '--json'], env);
+    const { hash: next } = JSON.parse(again.stdout) as { hash: string };
+    expect(
+      (await schemaops(['db', 'migrate', '--dir', dir, '--to', 'latest', '--expect-hash', next], env)).code,
+    ).toBe(0);
+    expect(await schemaops(['db', 'current'], env)).toMatchObject({ stdout: '3_create-customers\n' });
+    rmSync(dir, { recursive: true });
+  });
+
+  it('loads neither the Kubernetes client nor the operator for db commands', async () => {
+    const url = await freshDatabase('cli');
+    const current = await schemaops(['db', 'current'], { DATABASE_URL: url }, true);
+    expect(current).toMatchObject({ code: 0, stdout: 'base\n' });
+    expect(current.stderr).not.toContain('HEAVY-IMPORT');
+    // The probe does see them when the whole CLI loads.
+    const help = await schemaops(['--help'], {}, true);
+    expect(help.stderr).toContain('HEAVY-IMPORT');
   });
 
   it('exits 1 with the file named when the plan is refused', async () => {

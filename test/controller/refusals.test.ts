@@ -147,14 +147,16 @@ describe('bad input is refused before any action', () => {
     expect(await listBackupJobs(h, f)).toHaveLength(1);
   });
 
-  it('a plan that drops data needs policy.allowDataLoss', async () => {
+  it('a plan that drops data needs policy.allowDataLoss; an empty table dropped is no loss', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
     await converge(h, f, isReady);
     await patchMigration(h, f, {
       spec: { targetRevision: '1_create-orders', policy: { allowDataLoss: false } },
     });
-    expect(await stalledWith(f, 'DataLossNotAllowed')).toContain('DROP TABLE customers');
+    const message = await stalledWith(f, 'DataLossNotAllowed');
+    expect(message).toContain('2_add-note.sql:4: ALTER TABLE orders DROP COLUMN note (3 non-null values)');
+    expect(message).not.toContain('customers');
     expect(await listBackupJobs(h, f)).toHaveLength(1);
   });
 

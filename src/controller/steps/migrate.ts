@@ -1,12 +1,14 @@
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
-import { currentRevision, migrateToTarget } from '../../migrations/engine.js';
+import { currentRevision, executePlan, type PlanToExecute } from '../../migrations/engine.js';
 import { MigrationError, MigrationErrorCode } from '../../migrations/errors.js';
 import { parseTarget } from '../../migrations/target.js';
-import { observerOf, TransientError } from '../context.js';
+import { observerOf, poll, TransientError } from '../context.js';
+import { setFinalizer } from '../finalizer.js';
 import { engineOptions, elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
+import { releaseWorkload } from './workload.js';
 
 /** A lock held elsewhere or a lost connection is retried, until timeouts.migration runs out. */
 function isRetryable(err: MigrationError): boolean {
@@ -15,7 +17,43 @@ function isRetryable(err: MigrationError): boolean {
   );
 }
 
-/** Applies or rolls back the plan with the engine: one transaction, the database left whole on failure. */
+/** The plan recorded in status, with the inputs the engine plans again from under its lock. */
+function recordedPlan(run: Run): PlanToExecute {
+  const { plan } = run;
+  return {
+    hash: plan.hash,
+    ...(plan.from === undefined ? {} : { from: plan.from }),
+    direction: plan.direction === 'Up' ? 'up' : 'down',
+    migrations: plan.migrations.map((revision) => ({ revision })),
+    inputs: { source: run.inputs.source, target: parseTarget(plan.to ?? 'base'), stamp: false },
+  };
+}
+
+/**
+ * The plan in status is no longer what the engine would run (a file edited, the database moved): this run ends
+ * without SQL, the workload gets its replicas back, and the next reconcile starts a new run from the beginning
+ * (a new plan in status, a new approval where the policy asks, a new backup).
+ */
+async function endChangedPlan(run: Run, message: string): Promise<StepResult> {
+  run.log.warn({ hash: run.plan.hash }, 'plan changed; the run ends without SQL');
+  observerOf(run.ctx).event(run.object, 'Warning', Reason.PlanChanged, message);
+  const original = run.object.status?.workload?.originalReplicas;
+  if (run.spec.workload && original !== undefined)
+    await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, run.spec.workload, original);
+  await writeStatus(run, (o) => ({
+    ...summarise(
+      o,
+      progressing(Phase.Pending, Reason.PlanChanged, `${message}; planning again`),
+      run.ctx.now(),
+    ),
+    plan: null,
+    workload: null,
+  }));
+  run.object = await setFinalizer(run.ctx.kube, run.object, false);
+  return poll;
+}
+
+/** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
 export async function migrate(run: Run): Promise<StepResult> {
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
   const target = run.plan.to ?? 'base';
@@ -34,7 +72,7 @@ export async function migrate(run: Run): Promise<StepResult> {
       );
       observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
       const started = Date.now();
-      const result = await migrateToTarget(options, run.inputs.source, parseTarget(target));
+      const result = await executePlan(options, recordedPlan(run));
       run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
       observerOf(run.ctx).migrated(
         run.plan.direction,
@@ -46,10 +84,14 @@ export async function migrate(run: Run): Promise<StepResult> {
     }
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;
+    if (err.code === MigrationErrorCode.PlanChanged) return endChangedPlan(run, err.message);
     if (isRetryable(err) && elapsedMs(run) < run.timeouts.migration) {
       throw new TransientError(err.code, err.message, { cause: err });
     }
-    const at = err.revision === undefined ? '' : `; the database is at ${err.revision}`;
+    const at =
+      err.revision === undefined || err.message.includes('the database is at')
+        ? ''
+        : `; the database is at ${err.revision}`;
     return failRun(run, err.code, `${err.message}${at}`);
   }
   await writeStatus(run, (o) => ({
