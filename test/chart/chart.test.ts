@@ -11,88 +11,41 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import { spawnSync } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import {
+  CHART,
+  findHelm,
+  helmEnv,
+  kustomizeRules,
+  NAMESPACE,
+  normaliseRules,
+  RELEASE,
+  root,
+  scenarioNames,
+  scenarios,
+  setFlags,
+  type KubeObject,
+  type Scenario,
+} from './helm.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const CHART = join(root, 'charts/schemaops');
 const CRD_SOURCE = 'crds/schemaops.dev_schemamigrations.yaml';
 const CRD_TEMPLATE = 'charts/schemaops/templates/crd.yaml';
-const RELEASE = 'schemaops';
-const NAMESPACE = 'schemaops-system';
 const MODELS_DIR = join(root, 'node_modules/@kubernetes/client-node/dist/gen/models');
 
-interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  [field: string]: unknown;
-}
-
 // ---------------------------------------------------------------------------------------------------------
-// helm
+// helm template: rendering only, no cluster (test/chart/install.test.ts installs the chart on one)
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** helm from PATH, else the binary scripts/tools.js unpacks from the npm package. */
-function findHelm(): string {
-  const onPath = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((dir) => dir !== '')
-    .map((dir) => join(dir, 'helm'))
-    .find(isExecutable);
-  const unpacked = join(root, 'node_modules/.cache/schemaops-tools/bin/helm');
-  const helm = onPath ?? (isExecutable(unpacked) ? unpacked : undefined);
-  if (helm === undefined)
-    throw new Error('helm not found on PATH: run `node_modules/.bin/node scripts/tools.js` to unpack it');
-  return helm;
-}
-
-/** Helm's cache, config and data directories, so that tests never touch the user's. */
 let helmHome = '';
 let helmBinary: string | undefined;
 
 function helm(args: string[]): { status: number; stdout: string; stderr: string } {
   helmBinary ??= findHelm();
-  const result = spawnSync(helmBinary, args, {
-    cwd: root,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      HELM_CACHE_HOME: join(helmHome, 'cache'),
-      HELM_CONFIG_HOME: join(helmHome, 'config'),
-      HELM_DATA_HOME: join(helmHome, 'data'),
-    },
-  });
+  const result = spawnSync(helmBinary, args, { cwd: root, encoding: 'utf8', env: helmEnv(helmHome) });
   if (result.error) throw result.error;
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-function setFlags(values: Record<string, string>): string[] {
-  return Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]);
 }
 
 function render(values: Record<string, string> = {}): KubeObject[] {
@@ -102,34 +55,6 @@ function render(values: Record<string, string> = {}): KubeObject[] {
     .map((doc) => doc.toJS() as unknown)
     .filter((object): object is KubeObject => object !== null && object !== undefined);
 }
-
-const scenarios = {
-  default: {},
-  namespaced: { 'rbac.scope': 'namespace' },
-  watchNamespaces: { 'rbac.scope': 'namespace', watchNamespaces: '{shop,billing}' },
-  serviceMonitor: { 'metrics.serviceMonitor.enabled': 'true' },
-  withoutCrd: { 'crds.install': 'false' },
-  withoutElection: { 'leaderElection.enabled': 'false' },
-  twoReplicas: { replicaCount: '2', 'leaderElection.enabled': 'false' },
-  customised: {
-    'rbac.scope': 'namespace',
-    replicaCount: '3',
-    'image.tag': '0.2.0-rc.1',
-    'image.pullPolicy': 'Always',
-    'imagePullSecrets[0].name': 'registry',
-    'operator.maxConcurrentReconciles': '8',
-    'operator.logLevel': 'debug',
-    'operator.extraArgs[0]': '--some-flag',
-    'metrics.serviceMonitor.enabled': 'true',
-    'metrics.serviceMonitor.labels.release': 'prometheus',
-    'serviceAccount.name': 'migrator',
-    'tmpVolume.sizeLimit': '',
-    'podLabels.team': 'platform',
-    fullnameOverride: 'migrations',
-  },
-} satisfies Record<string, Record<string, string>>;
-type Scenario = keyof typeof scenarios;
-const scenarioNames = Object.keys(scenarios) as Scenario[];
 
 const rendered = new Map<Scenario, KubeObject[]>();
 function objects(scenario: Scenario): KubeObject[] {
@@ -628,6 +553,15 @@ describe('the Helm chart', () => {
     ]);
   });
 
+  it('grants what config/rbac grants, so that the chart and the kustomize RBAC cannot drift', () => {
+    const manager = normaliseRules(kustomizeRules('role.yaml'));
+    expect(manager.length).toBeGreaterThan(5);
+    expect(normaliseRules(only<V1ClusterRole>('default', 'ClusterRole').rules ?? [])).toEqual(manager);
+    expect(normaliseRules(only<V1Role>('namespaced', 'Role', 'schemaops').rules ?? [])).toEqual(manager);
+    const election = only<V1Role>('default', 'Role', 'schemaops-leader-election').rules ?? [];
+    expect(normaliseRules(election)).toEqual(normaliseRules(kustomizeRules('leader_election_role.yaml')));
+  });
+
   it('keeps to the release namespace with rbac.scope=namespace: a Role, a RoleBinding and --namespaces', () => {
     expect(kinds('namespaced').filter((k) => k.startsWith('Cluster'))).toEqual([]);
     const role = only<V1Role>('namespaced', 'Role', 'schemaops');
@@ -769,6 +703,8 @@ describe('the Helm chart', () => {
       { 'rbac.scope': 'everywhere' },
       { 'operator.logLevel': 'loud' },
       { replicas: '2' },
+      { 'metrics.serviceMonitor.interval': '30 seconds' },
+      { 'metrics.serviceMonitor.scrapeTimeout': '10sec' },
     ];
     for (const values of refused) {
       const result = helm(['template', RELEASE, CHART, ...setFlags(values)]);
