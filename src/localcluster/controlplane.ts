@@ -100,6 +100,8 @@ export function apiServerArgs(options: {
     `--service-account-signing-key-file=${files.serviceAccountKey}`,
     '--allow-privileged=true',
     '--profiling=false',
+    // Priority and fairness answers 429 until its configuration settles after start; one user needs no fairness.
+    '--enable-priority-and-fairness=false',
     ...(options.extraArgs ?? []),
   ];
 }

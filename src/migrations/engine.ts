@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadSqlParser, measureDataLoss } from '../sql/index.js';
 import { MigrationError, MigrationErrorCode } from './errors.js';
 import {
@@ -44,7 +44,8 @@ export interface MigrateResult {
   readonly dryRun: boolean;
 }
 
-const silent = pino({ level: 'silent' });
+/** No logger given: nothing is logged (and `db …` does not load pino for it). */
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
 function tableOptions(options: EngineOptions): MigrationsTableOptions {
   return {
@@ -178,6 +179,19 @@ export async function migrationHistory(options: EngineOptions): Promise<readonly
   return state.applied;
 }
 
+/** The data at stake in a plan, measured in the database (read-only, rolled back) on the caller's connection. */
+async function measured(client: pg.Client, plan: Plan): Promise<Plan> {
+  if (plan.dataLoss.candidates.length === 0) return plan;
+  await client.query('BEGIN READ ONLY');
+  try {
+    const losses = await measureDataLoss(client, plan.dataLoss.candidates);
+    const destructive = losses.length + plan.dataLoss.notAnalysable.length > 0;
+    return { ...plan, dataLoss: { ...plan.dataLoss, losses }, destructive };
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
 /**
  * Plans the way to the target without changing anything: the statements, their segments, the hash, and the
  * data at stake measured in the database (read-only).
@@ -190,18 +204,12 @@ export async function planToTarget(
 ): Promise<Plan> {
   const source = sourceOf(files);
   await loadSqlParser();
-  return withClient(options, async (client) => {
-    const plan = planMigration(source, await readDatabaseState(client, tableOptions(options)), target, run);
-    if (plan.dataLoss.candidates.length === 0) return plan;
-    await client.query('BEGIN READ ONLY');
-    try {
-      const losses = await measureDataLoss(client, plan.dataLoss.candidates);
-      const destructive = losses.length + plan.dataLoss.notAnalysable.length > 0;
-      return { ...plan, dataLoss: { ...plan.dataLoss, losses }, destructive };
-    } finally {
-      await client.query('ROLLBACK');
-    }
-  });
+  return withClient(options, async (client) =>
+    measured(
+      client,
+      planMigration(source, await readDatabaseState(client, tableOptions(options)), target, run),
+    ),
+  );
 }
 
 /** Archives applied migrations that predate the archive (a database migrated by node-pg-migrate alone). */
@@ -220,6 +228,28 @@ async function backfillArchive(
 /** A plan to execute: its inputs, its hash, and what else is known of it to say what changed. */
 export type PlanToExecute = PlanSummary & { readonly inputs: PlanInputs };
 
+/** Runs a plan on the connection that holds the lock and read `state`; releases the lock once it committed. */
+async function runLocked(
+  client: pg.Client,
+  options: EngineOptions,
+  plan: Plan,
+  state: DatabaseState,
+): Promise<MigrateResult> {
+  if (plan.migrations.length === 0) return { plan, revision: plan.from, dryRun: false };
+  const table = tableOptions(options);
+  const logger = options.logger ?? silent;
+  await ensureTables(client, table);
+  await backfillArchive(client, table, plan.inputs.source, state);
+  const database = describeDatabase(options.databaseUrl);
+  const revision = await runPlan({ client, table, plan, state, logger, database });
+  logger.info(
+    { from: plan.from, revision, hash: plan.hash },
+    plan.direction === 'up' ? 'applied' : 'rolled back',
+  );
+  await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_ID]);
+  return { plan, revision, dryRun: false };
+}
+
 /**
  * Executes a plan, never a target: on one connection it takes the advisory lock, reads the database, plans again
  * from the same inputs and runs the statements only if the hash is the plan's; otherwise it refuses with
@@ -227,34 +257,24 @@ export type PlanToExecute = PlanSummary & { readonly inputs: PlanInputs };
  * transaction and releases the lock.
  */
 export async function executePlan(options: EngineOptions, planned: PlanToExecute): Promise<MigrateResult> {
-  const table = tableOptions(options);
-  const logger = options.logger ?? silent;
   await loadSqlParser();
   return withClient(options, async (client) => {
     await acquireLock(client, options);
-    const state = await readDatabaseState(client, table);
+    const state = await readDatabaseState(client, tableOptions(options));
     const plan = planMigration(planned.inputs.source, state, planned.inputs.target, {
       stamp: planned.inputs.stamp,
     });
     if (plan.hash !== planned.hash)
       throw new MigrationError(MigrationErrorCode.PlanChanged, describePlanChange(planned, plan));
-    if (plan.migrations.length === 0) return { plan, revision: plan.from, dryRun: false };
-    await ensureTables(client, table);
-    await backfillArchive(client, table, planned.inputs.source, state);
-    const database = describeDatabase(options.databaseUrl);
-    const revision = await runPlan({ client, table, plan, state, logger, database });
-    logger.info(
-      { from: plan.from, revision, hash: plan.hash },
-      plan.direction === 'up' ? 'applied' : 'rolled back',
-    );
-    await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_ID]);
-    return { plan, revision, dryRun: false };
+    return runLocked(client, options, plan, state);
   });
 }
 
 /**
- * Plans the way to the target and executes that plan (see executePlan). With expectHash, the plan must be the one
- * with that hash (the one reviewed with `db plan`), or nothing runs.
+ * Plans the way to the target and executes that plan, on one connection that holds the advisory lock from
+ * before the database is read until the plan has run: nothing can move the database between planning and
+ * execution. With expectHash, the plan must be the one with that hash (the one reviewed with `db plan`), or
+ * nothing runs. A dry run plans without the lock and changes nothing.
  */
 export async function migrateToTarget(
   options: EngineOptions,
@@ -262,11 +282,23 @@ export async function migrateToTarget(
   target: Target,
   run: { dryRun?: boolean; expectHash?: string } = {},
 ): Promise<MigrateResult> {
-  const plan = await planToTarget(options, files, target);
-  if (run.dryRun) return { plan, revision: plan.from, dryRun: true };
-  const expected = run.expectHash === undefined ? plan : { hash: run.expectHash, inputs: plan.inputs };
-  const result = await executePlan(options, expected);
-  return { ...result, plan }; // the same plan, with the data at stake measured
+  if (run.dryRun) {
+    const plan = await planToTarget(options, files, target);
+    return { plan, revision: plan.from, dryRun: true };
+  }
+  const source = sourceOf(files);
+  await loadSqlParser();
+  return withClient(options, async (client) => {
+    await acquireLock(client, options);
+    const state = await readDatabaseState(client, tableOptions(options));
+    const plan = await measured(client, planMigration(source, state, target));
+    if (run.expectHash !== undefined && plan.hash !== run.expectHash)
+      throw new MigrationError(
+        MigrationErrorCode.PlanChanged,
+        describePlanChange({ hash: run.expectHash }, plan),
+      );
+    return runLocked(client, options, plan, state);
+  });
 }
 
 /** Records the target as current without running any migration SQL (as `alembic stamp` does). */

@@ -33,7 +33,7 @@ export interface ExecuteContext {
   readonly table: MigrationsTableOptions;
   readonly plan: Plan;
   readonly state: DatabaseState;
-  readonly logger: Logger;
+  readonly logger: Pick<Logger, 'debug' | 'info'>;
   /** The database as errors may name it (never the URL): `database "orders" on db.internal:5432`. */
   readonly database: string;
 }

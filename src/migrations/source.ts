@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { MigrationError, MigrationErrorCode } from './errors.js';
 
 /** One migration, as read from a file or from the archive. */
@@ -33,12 +33,12 @@ const NO_TRANSACTION = /^\s*--\s*schemaops:\s*no-transaction\s*$/im;
  * and trailing blank lines do not count (a YAML `|` block adds a final newline; an editor may strip spaces).
  */
 export function checksumOf(text: string): string {
-  return `sha256:${createHash('sha256').update(canonicalText(text)).digest('hex')}`;
+  return `sha256:${hash('sha256', canonicalText(text))}`;
 }
 
 /** The checksum archived before trailing white space was ignored: only line endings were normalised. */
 export function legacyChecksumOf(text: string): string {
-  return `sha256:${createHash('sha256').update(normaliseLineEndings(text)).digest('hex')}`;
+  return `sha256:${hash('sha256', normaliseLineEndings(text))}`;
 }
 
 function canonicalText(text: string): string {

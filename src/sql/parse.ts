@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { loadModule, parseSync, scanSync, SqlError, type RawStmt } from 'libpg-query';
 import { unwrapNode } from './tree.js';
 
@@ -34,8 +35,17 @@ export interface ParsedStatement {
 
 let loaded: Promise<void> | undefined;
 
+/**
+ * V8 recompiles hot WebAssembly with its optimizing compiler in the background; for the parser's generated
+ * grammar function (100 KB of WASM) that takes half a second and 600 MB of memory, which a short CLI run waits
+ * for at exit and the operator's memory limit does not allow. The baseline compiler parses fast enough. Read
+ * when a module is compiled, so set before the parser's; it also applies to WASM compiled after it.
+ */
+const WASM_BASELINE_ONLY = ['--no-wasm-dynamic-tiering', '--no-wasm-tier-up'];
+
 /** Loads the WASM parser once; every later call returns the same promise (a failed load is tried again). */
 export function loadSqlParser(): Promise<void> {
+  if (!loaded) for (const flag of WASM_BASELINE_ONLY) setFlagsFromString(flag);
   loaded ??= loadModule().catch((err: unknown) => {
     loaded = undefined;
     throw err;

@@ -49,10 +49,10 @@ async function stalledWith(f: Fixture, reason: string): Promise<string> {
 describe('bad input is refused before any action', () => {
   it.each([
     [
-      'an invalid spec',
-      { workload: { kind: 'CronJob', name: 'orders-api' } },
+      'an invalid spec that the CRD schema lets through',
+      { timeouts: { scaleDown: '0s' } },
       'InvalidSpec',
-      'spec.workload.kind',
+      'spec.timeouts.scaleDown',
     ],
     [
       'a missing Secret',
@@ -97,6 +97,19 @@ describe('bad input is refused before any action', () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options, overrides));
     expect(await stalledWith(f, reason)).toContain(named);
+    await expectUntouched(f);
+  });
+
+  it('an invalid spec is refused by kube-apiserver (the CRD schema), naming the field, and nothing is touched', async () => {
+    const f = await createFixture(h, options);
+    const refused = await createMigration(
+      h,
+      f,
+      migrationSpec(options, { workload: { kind: 'CronJob', name: 'orders-api' } }),
+    ).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 422 });
+    expect(String((refused as { body?: unknown }).body)).toContain('spec.workload.kind');
+    expect(await h.kube.getSchemaMigration(f.ref)).toBeUndefined();
     await expectUntouched(f);
   });
 

@@ -105,7 +105,7 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
     const withBrokenFile = {
       ...files,
       '4_broken.sql':
-        '-- Up Migration\nCREATE TABLE audit (id int);\nSELECT no_such_function();\n-- Down Migration\n',
+        '-- Up Migration\nCREATE TABLE audit (id int);\nINSERT INTO no_such_table VALUES (1);\n-- Down Migration\n',
     };
     const manifests = sampleManifests(broken.inCluster, withBrokenFile, {
       namespace: 'shop2',

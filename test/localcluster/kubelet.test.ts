@@ -59,6 +59,16 @@ describe('the local cluster', () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 
+  it('restarts kube-apiserver on the same port and store, and the kubelet goes on running pods after it', async () => {
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'kept' } } });
+    await t.cluster.restartApiServer();
+    expect((await core.readNamespacedConfigMap({ namespace: 'default', name: 'kept' })).metadata?.name).toBe(
+      'kept',
+    );
+    await t.kubectl(['create', 'deployment', 'after-restart', '--image=app:1', '--replicas=2']);
+    await t.kubectl(['rollout', 'status', 'deployment/after-restart', '--timeout=60s']);
+  });
+
   it('keeps a client-node informer in sync through a cut watch and a 410 Expired relist', async () => {
     const names = new Set<string>();
     let lists = 0;

@@ -85,9 +85,13 @@ describe('the real control plane under the shipped manifests', () => {
   it("denies the operator's ServiceAccount a verb its RBAC does not grant, and allows one it does", async () => {
     const denied = await asOperator(['auth', 'can-i', 'delete', 'jobs', '-n', 'shop']);
     expect(denied.stdout.trim()).toBe('no');
-    const forbidden = await asOperator(['delete', 'jobs', '--all', '-n', 'shop']);
+    await t.kubectl(['create', 'job', 'kept', '-n', 'shop', '--image=x', '--', 'true']);
+    const forbidden = await asOperator(['delete', 'job', 'kept', '-n', 'shop']);
     expect(forbidden.code).not.toBe(0);
     expect(forbidden.stderr).toMatch(/forbidden/i);
+    expect((await t.kubectl(['get', 'job', 'kept', '-n', 'shop', '-o', 'name'])).stdout.trim()).toBe(
+      'job.batch/kept',
+    );
     const allowed = await asOperator([
       'auth',
       'can-i',

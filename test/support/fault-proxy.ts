@@ -33,7 +33,7 @@ export interface DelayRule {
 export interface FaultProxy {
   /** http://127.0.0.1:PORT */
   readonly url: string;
-  /** Ends every open watch stream, as a dropped connection would. Returns how many. */
+  /** Ends every open watch stream, as kube-apiserver does when it times a watch out or restarts. Returns how many. */
   cutWatches(): number;
   /** Every resourceVersion handed out so far becomes too old: a watch from one gets 410 Expired. */
   expireResourceVersions(): Promise<void>;
@@ -94,7 +94,8 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
     });
   const failures: Pending<FailRule>[] = [];
   const delays: Pending<DelayRule>[] = [];
-  const watches = new Set<ServerResponse>();
+  /** Open watches, each with how to end it: drop the upstream watch, then end the stream cleanly. */
+  const watches = new Map<ServerResponse, () => void>();
   let expiredBelow = 0;
 
   const forward = (req: IncomingMessage, res: ServerResponse, watch: boolean) => {
@@ -109,11 +110,21 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
         upstreamRes.pipe(res);
       },
     );
-    upstreamReq.on('error', () => res.destroy());
+    let ending = false;
+    upstreamReq.on('error', () => {
+      if (!ending) res.destroy();
+    });
+    res.on('error', () => undefined);
     res.on('close', () => {
       upstreamReq.destroy();
-      if (watch) watches.delete(res);
+      watches.delete(res);
     });
+    if (watch)
+      watches.set(res, () => {
+        ending = true;
+        res.end();
+        upstreamReq.destroy();
+      });
     req.pipe(upstreamReq);
   };
 
@@ -140,7 +151,6 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
         res.end(`${JSON.stringify({ type: 'ERROR', object: { ...gone, reason: 'Expired' } })}\n`);
         return;
       }
-      if (watch) watches.add(res);
       forward(req, res, watch);
     })();
   });
@@ -150,7 +160,7 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
     url,
     cutWatches() {
       const count = watches.size;
-      for (const res of watches) res.destroy();
+      for (const end of [...watches.values()]) end();
       watches.clear();
       return count;
     },
@@ -174,7 +184,7 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const res of watches) res.destroy();
+        for (const res of watches.keys()) res.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
