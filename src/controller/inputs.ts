@@ -1,6 +1,6 @@
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
-import type { KubeClient } from '../kube/types.js';
+import type { ConfigMapData, KubeClient } from '../kube/types.js';
 import { MigrationError } from '../migrations/errors.js';
 import {
   filesOfConfigMaps,
@@ -51,6 +51,17 @@ async function readDatabaseUrl(
   return secret.value;
 }
 
+/** A ConfigMap's entries as files: `data` as text, `binaryData` as bytes to be read as UTF-8 (or refused). */
+function configMapFiles(name: string, entries: ConfigMapData): ConfigMapFiles {
+  const data: Record<string, string> = {};
+  const binaryData: Record<string, Uint8Array> = {};
+  for (const [key, value] of Object.entries(entries)) {
+    if (typeof value === 'string') data[key] = value;
+    else binaryData[key] = value;
+  }
+  return { name, data, binaryData };
+}
+
 /** The ConfigMaps named and those the selector matches, each once (a name listed and matched is one ConfigMap). */
 async function migrationConfigMaps(
   kube: KubeClient,
@@ -60,13 +71,13 @@ async function migrationConfigMaps(
   const found = new Map<string, ConfigMapFiles>();
   const { configMaps, selector } = spec.migrations;
   for (const { name } of configMaps ?? []) {
-    const data = await kube.getConfigMapData({ namespace, name });
-    if (!data)
+    const entries = await kube.getConfigMapData({ namespace, name });
+    if (!entries)
       return refuse(
         Reason.ConfigMapNotFound,
         `ConfigMap ${namespace}/${name} (spec.migrations.configMaps) not found`,
       );
-    found.set(name, { name, data });
+    found.set(name, configMapFiles(name, entries));
   }
   if (selector) {
     const matched = await kube.listConfigMapData(namespace, selector.matchLabels ?? {});
@@ -76,7 +87,7 @@ async function migrationConfigMaps(
         `no ConfigMap in ${namespace} matches spec.migrations.selector`,
       );
     }
-    for (const configMap of matched) found.set(configMap.name, configMap);
+    for (const { name, data } of matched) found.set(name, configMapFiles(name, data));
   }
   return [...found.values()];
 }

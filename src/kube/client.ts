@@ -6,6 +6,7 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type V1ConfigMap,
   type V1ContainerStatus,
   type V1Job,
   type V1LabelSelector,
@@ -15,6 +16,7 @@ import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
 import type { WorkloadKind } from '../api/v1alpha1/spec.js';
 import {
   KubeApiError,
+  type ConfigMapData,
   type KubeClient,
   type ObjectRef,
   type SecretValue,
@@ -22,6 +24,14 @@ import {
   type WorkloadState,
 } from './types.js';
 import { call } from './errors.js';
+
+/** A ConfigMap's `data` as text and its `binaryData` decoded from base64 into bytes, in one map by key. */
+function configMapData(configMap: V1ConfigMap): ConfigMapData {
+  const entries: ConfigMapData = { ...configMap.data };
+  for (const [key, base64] of Object.entries(configMap.binaryData ?? {}))
+    entries[key] = Buffer.from(base64, 'base64');
+  return entries;
+}
 
 /** Job pods carry one of these labels, depending on the Kubernetes version that created them. */
 const jobNameLabels = ['job-name', 'batch.kubernetes.io/job-name'] as const;
@@ -204,7 +214,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       const configMap = await readOrUndefined(`reading ${named('ConfigMap', ref)}`, () =>
         core.readNamespacedConfigMap(ref),
       );
-      return configMap === undefined ? undefined : (configMap.data ?? {});
+      return configMap === undefined ? undefined : configMapData(configMap);
     },
 
     listConfigMapData: async (namespace, matchLabels) => {
@@ -213,7 +223,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
         core.listNamespacedConfigMap({ namespace, labelSelector: selector }),
       );
       return list.items
-        .map((cm) => ({ name: cm.metadata?.name ?? '', data: cm.data ?? {} }))
+        .map((cm) => ({ name: cm.metadata?.name ?? '', data: configMapData(cm) }))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 

@@ -7,6 +7,12 @@ export interface ObjectRef {
   readonly name: string;
 }
 
+/**
+ * A ConfigMap's entries by key: those of `data` as text, those of `binaryData` as their bytes (a Buffer), for the
+ * reader to decode or refuse by name. The API keeps the keys of the two apart.
+ */
+export type ConfigMapData = Record<string, string | Buffer>;
+
 /** A SchemaMigration as stored: the spec is not validated yet, the reconciler does that. */
 export interface StoredSchemaMigration {
   apiVersion: string;
@@ -74,13 +80,13 @@ export interface KubeClient {
   ): Promise<StoredSchemaMigration>;
 
   getSecretValue(ref: ObjectRef, key: string): Promise<SecretValue>;
-  /** A ConfigMap's data, or undefined when it does not exist. */
-  getConfigMapData(ref: ObjectRef): Promise<Record<string, string> | undefined>;
+  /** A ConfigMap's data and binaryData, or undefined when it does not exist. */
+  getConfigMapData(ref: ObjectRef): Promise<ConfigMapData | undefined>;
   /** ConfigMaps matching all the labels, by name, sorted by name. */
   listConfigMapData(
     namespace: string,
     matchLabels: Record<string, string>,
-  ): Promise<{ name: string; data: Record<string, string> }[]>;
+  ): Promise<{ name: string; data: ConfigMapData }[]>;
   pvcExists(ref: ObjectRef): Promise<boolean>;
 
   getWorkload(kind: WorkloadKind, ref: ObjectRef): Promise<WorkloadState | undefined>;

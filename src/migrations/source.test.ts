@@ -121,6 +121,17 @@ describe('filesOfConfigMaps', () => {
     expect(err.message).toContain('binaryData of ConfigMap part-1 is not UTF-8');
   });
 
+  it('reads binaryData given as bytes (as the Kubernetes client returns it) the same as base64', () => {
+    const text = file("INSERT INTO t VALUES ('café');", '');
+    const files = filesOfConfigMaps([
+      { name: 'part-1', binaryData: { '1_a.sql': Buffer.from(text, 'utf8') } },
+    ]);
+    expect(files).toEqual({ '1_a.sql': text });
+    const latin1 = Buffer.from(text, 'latin1');
+    const err = refusal(() => filesOfConfigMaps([{ name: 'part-2', binaryData: { '2_b.sql': latin1 } }]));
+    expect(err.message).toContain('2_b.sql: binaryData of ConfigMap part-2 is not UTF-8');
+  });
+
   it('refuses a file name found in two ConfigMaps, naming both', () => {
     const err = refusal(() =>
       filesOfConfigMaps([

@@ -148,18 +148,21 @@ export function parseMigrationSource(files: Readonly<Record<string, string>>): M
   return migrations;
 }
 
-/** One ConfigMap's files: `data` is text, `binaryData` base64 (kubectl puts non-UTF-8 files there). */
+/**
+ * One ConfigMap's files: `data` is text, `binaryData` bytes, or base64 as the API serves them (kubectl puts
+ * files that are not UTF-8 there, and some tools put every file there).
+ */
 export interface ConfigMapFiles {
   readonly name: string;
   readonly data?: Readonly<Record<string, string>>;
-  readonly binaryData?: Readonly<Record<string, string>>;
+  readonly binaryData?: Readonly<Record<string, string | Uint8Array>>;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function decodeBinary(configMap: string, key: string, base64: string): string {
+function decodeBinary(configMap: string, key: string, value: string | Uint8Array): string {
   try {
-    return utf8.decode(Buffer.from(base64, 'base64'));
+    return utf8.decode(typeof value === 'string' ? Buffer.from(value, 'base64') : value);
   } catch {
     throw invalid(key, `binaryData of ConfigMap ${configMap} is not UTF-8 text: save the file as UTF-8`);
   }

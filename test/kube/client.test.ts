@@ -264,6 +264,27 @@ describe('Secrets, ConfigMaps and PVCs', () => {
     await expect(client.listConfigMapData(ns, { app: 'nothing' })).resolves.toEqual([]);
   });
 
+  it('reads binaryData too, as bytes beside the text of data', async () => {
+    const sql = Buffer.from('-- Up Migration\nCREATE TABLE café (id int);\n', 'utf8');
+    const latin1 = Buffer.from([0x2d, 0x2d, 0x20, 0xe9, 0x0a]);
+    const labels = { app: 'orders', part: 'binary-migrations' };
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: {
+        metadata: { name: 'orders-binary', labels },
+        data: { '1_text.sql': 'SELECT 1;' },
+        binaryData: { '2_utf8.sql': sql.toString('base64'), '3_latin1.sql': latin1.toString('base64') },
+      },
+    });
+    const expected = { '1_text.sql': 'SELECT 1;', '2_utf8.sql': sql, '3_latin1.sql': latin1 };
+    const read = await client.getConfigMapData({ namespace: ns, name: 'orders-binary' });
+    expect(read).toEqual(expected);
+    expect(Buffer.isBuffer(read?.['2_utf8.sql'])).toBe(true);
+    await expect(client.listConfigMapData(ns, labels)).resolves.toEqual([
+      { name: 'orders-binary', data: expected },
+    ]);
+  });
+
   it('tells whether a PersistentVolumeClaim exists', async () => {
     await core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
