@@ -13,10 +13,10 @@ command -v go >/dev/null 2>&1 || {
 
 kube_version=$(cd hack/kube && go list -m -f '{{.Version}}' k8s.io/kubernetes)
 etcd_version=$(cd hack/kube/etcd && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
-[ -n "$kube_version" ] && [ -n "$etcd_version" ] || {
+if [ -z "$kube_version" ] || [ -z "$etcd_version" ]; then
   echo "cannot read the pinned releases from hack/kube/go.mod and hack/kube/etcd/go.mod" >&2
   exit 1
-}
+fi
 cache="${SCHEMAOPS_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/schemaops/kube}/kubernetes-$kube_version-etcd-$etcd_version"
 components=(kube-apiserver kube-controller-manager kube-scheduler etcd)
 

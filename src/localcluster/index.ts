@@ -85,13 +85,14 @@ export function renderKubeconfig(options: {
   });
 }
 
-async function startApiServer(
-  files: ControlPlaneFiles,
-  etcd: string,
-  port: number,
-  logDir: string,
-  extraArgs: readonly string[] | undefined,
-): Promise<ComponentProcess> {
+async function startApiServer(options: {
+  files: ControlPlaneFiles;
+  etcd: string;
+  port: number;
+  logDir: string;
+  extraArgs: readonly string[] | undefined;
+}): Promise<ComponentProcess> {
+  const { files, etcd, port, logDir, extraArgs } = options;
   const args = apiServerArgs({ etcd, port, files, ...(extraArgs ? { extraArgs } : {}) });
   const apiServer = new ComponentProcess(
     'kube-apiserver',
@@ -125,7 +126,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const { etcd, url: etcdUrl } = await startEtcd(dataDir, logDir);
     started.push(etcd);
     const port = options.port ?? (await freePort());
-    let apiServer = await startApiServer(files, etcdUrl, port, logDir, options.apiServerArgs);
+    const apiServerOptions = { files, etcd: etcdUrl, port, logDir, extraArgs: options.apiServerArgs };
+    let apiServer = await startApiServer(apiServerOptions);
     started.push(apiServer);
     const url = `https://127.0.0.1:${port}`;
     const caData = readFileSync(files.caFile, 'utf8');
@@ -172,7 +174,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       pvcDir: (namespace, name) => claimDirectory(dataDir, namespace, name),
       restartApiServer: async () => {
         await apiServer.stop();
-        const next = await startApiServer(files, etcdUrl, port, logDir, options.apiServerArgs);
+        const next = await startApiServer(apiServerOptions);
         started.splice(started.indexOf(apiServer), 1, next);
         apiServer = next;
       },

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  ApiextensionsV1Api,
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,

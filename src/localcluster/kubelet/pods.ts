@@ -46,7 +46,9 @@ export function runsCommand(pod: KubeObject): boolean {
 
 type ContainerState = Record<string, Record<string, unknown>>;
 
-function podStatus(pod: KubeObject, phase: string, state: ContainerState, ready: boolean, startTime: string) {
+/** A pod's status in a phase; in this kubelet a pod is ready exactly while it is Running. */
+function podStatus(pod: KubeObject, phase: string, state: ContainerState, startTime: string) {
+  const ready = phase === 'Running';
   const condition = (type: string, status: boolean) => ({
     type,
     status: status ? 'True' : 'False',
@@ -175,7 +177,7 @@ export class PodRunner {
     const started = now();
     tracked.timer = setTimeout(() => {
       const state = { running: { startedAt: started } };
-      this.writeStatus(pod, podStatus(pod, 'Running', state, true, started)).catch(() => this.retry(pod));
+      this.writeStatus(pod, podStatus(pod, 'Running', state, started)).catch(() => this.retry(pod));
     }, this.options.readyDelayMs);
   }
 
@@ -241,23 +243,18 @@ export class PodRunner {
       tracked.process = runLocalProcess(spec, logFile);
       this.running.add(`${namespace}/${name}`);
       void tracked.process.done.finally(() => this.running.delete(`${namespace}/${name}`));
-      await this.writeStatus(
-        pod,
-        podStatus(pod, 'Running', { running: { startedAt: started } }, true, started),
-      );
+      await this.writeStatus(pod, podStatus(pod, 'Running', { running: { startedAt: started } }, started));
       outcome = await tracked.process.done;
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) return this.retry(pod);
       const message = err.message;
       const waiting = { waiting: { reason: 'CreateContainerConfigError', message } };
-      await this.writeStatus(pod, podStatus(pod, 'Pending', waiting, false, started)).catch(() => undefined);
+      await this.writeStatus(pod, podStatus(pod, 'Pending', waiting, started)).catch(() => undefined);
       return;
     }
     if (tracked.deleting) return this.remove(pod);
     const phase = outcome.exitCode === 0 ? 'Succeeded' : 'Failed';
-    await this.writeStatus(pod, podStatus(pod, phase, terminated(outcome), false, started)).catch(
-      () => undefined,
-    );
+    await this.writeStatus(pod, podStatus(pod, phase, terminated(outcome), started)).catch(() => undefined);
   }
 
   private terminate(pod: KubeObject, tracked: Tracked): void {
