@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { loadSqlParser, measureDataLoss } from '../sql/index.js';
+import { describeDataLoss, loadSqlParser, measureDataLoss } from '../sql/index.js';
 import { MigrationError, MigrationErrorCode } from './errors.js';
 import {
   BASE,
   describePlanChange,
+  lossesOf,
   planMigration,
   type Plan,
   type PlanInputs,
@@ -225,6 +226,16 @@ async function backfillArchive(
   }
 }
 
+/** Measures the data at stake again under the lock: what was judged free of loss must still be. */
+async function refuseNewDataLoss(client: pg.Client, plan: Plan): Promise<void> {
+  const now = await measured(client, plan);
+  if (!now.destructive) return;
+  throw new MigrationError(
+    MigrationErrorCode.PlanChanged,
+    `the plan was judged to lose no data, but now it would: ${describeDataLoss(lossesOf(now), now.dataLoss.notAnalysable)}; nothing ran`,
+  );
+}
+
 /** A plan to execute: its inputs, its hash, and what else is known of it to say what changed. */
 export type PlanToExecute = PlanSummary & { readonly inputs: PlanInputs };
 
@@ -266,6 +277,7 @@ export async function executePlan(options: EngineOptions, planned: PlanToExecute
     });
     if (plan.hash !== planned.hash)
       throw new MigrationError(MigrationErrorCode.PlanChanged, describePlanChange(planned, plan));
+    if (planned.destructive === false) await refuseNewDataLoss(client, plan);
     return runLocked(client, options, plan, state);
   });
 }

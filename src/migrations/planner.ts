@@ -347,6 +347,11 @@ export function planMigration(
 /** What a plan was, as far as the caller knows it: enough to say what changed since. */
 export interface PlanSummary {
   readonly hash: string;
+  /**
+   * The verdict on data loss when the plan was made (and approved, where asked). A plan judged free of loss that
+   * would lose data when it runs (a table empty then has rows now) is refused under the lock.
+   */
+  readonly destructive?: boolean;
   readonly from?: string;
   readonly direction?: Direction;
   readonly migrations?: readonly { readonly revision: string; readonly checksum?: string }[];

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { API_VERSION, KIND } from '../../src/api/v1alpha1/group.js';
+import { createEventRecorder } from '../../src/kube/events.js';
 import { installOperator, startTestCluster, waitFor, writeFile, type TestCluster } from './support.js';
 
 // What a home-made API server let through and a real one refuses, checked on the real one with the
@@ -113,28 +116,20 @@ describe('the real control plane under the shipped manifests', () => {
     const subject = JSON.parse(
       (await t.kubectl(['get', 'smig', 'defaults', '-n', 'shop', '-o', 'json'])).stdout,
     ) as { metadata: { uid: string; name: string; namespace: string } };
-    const event = {
-      apiVersion: 'events.k8s.io/v1',
-      kind: 'Event',
-      metadata: { name: 'defaults.test', namespace: 'shop' },
-      eventTime: new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z'),
-      type: 'Normal',
-      reason: 'Migrating',
-      action: 'Migrate',
-      note: 'applying 3 migration(s) to latest',
+    // The operator's own recorder, with the operator's credentials: its RBAC must allow it.
+    const kc = new KubeConfig();
+    kc.loadFromString(operator.kubeconfig);
+    const failures: unknown[] = [];
+    const recorder = createEventRecorder(kc, {
       reportingController: 'schemaops.dev/operator',
       reportingInstance: 'schemaops-test',
-      regarding: {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        name: subject.metadata.name,
-        namespace: subject.metadata.namespace,
-        uid: subject.metadata.uid,
-      },
-    };
-    // Created as the operator: its RBAC must allow it.
-    const created = await asOperator(['create', '-f', writeFile(t.dir, 'event.yaml', stringify(event))]);
-    expect(created.stderr).toBe('');
+      log: pino({ level: 'debug' }, { write: (line: string) => void failures.push(line) }),
+    });
+    await recorder.record(
+      { apiVersion: API_VERSION, kind: KIND, metadata: subject.metadata },
+      { type: 'Normal', reason: 'Migrating', action: 'Migrate', note: 'applying 3 migration(s) to latest' },
+    );
+    expect(failures).toEqual([]);
     await waitFor(
       async () =>
         (await t.kubectl(['describe', 'smig', 'defaults', '-n', 'shop'])).stdout.includes(

@@ -28,6 +28,11 @@ DROP TABLE b;
 `,
 };
 
+const withEmptyDrop: Record<string, string> = {
+  '1_create-c.sql': '-- Up Migration\nCREATE TABLE c (id int);\n-- Down Migration\nDROP TABLE c;\n',
+  '2_drop-c.sql': '-- Up Migration\nDROP TABLE c;\n-- Down Migration\nCREATE TABLE c (id int);\n',
+};
+
 async function count(url: string, table: string): Promise<number> {
   const [row] = await query<{ n: number }>(url, `SELECT count(*)::int AS n FROM ${table}`);
   return row?.n ?? -1;
@@ -60,6 +65,23 @@ describe('only the planned SQL runs', () => {
     expect(await count(options.databaseUrl, 'a')).toBe(1000);
     expect(await currentRevision(options)).toBe('1_create-a');
     expect(await query(options.databaseUrl, "SELECT 1 FROM pg_tables WHERE tablename = 'b'")).toEqual([]);
+  });
+
+  it('runs nothing when a table the plan drops was empty when planned and has rows when it would run', async () => {
+    await migrateToTarget(options, withEmptyDrop, to('1_create-c'));
+    const plan = await planToTarget(options, withEmptyDrop, to('latest'));
+    expect(plan.destructive).toBe(false); // c is empty: dropping it loses nothing
+    await query(options.databaseUrl, 'INSERT INTO c VALUES (1), (2)');
+    const err = await rejection(executePlan(options, plan));
+    expect(err.code).toBe('PlanChanged');
+    expect(err.message).toContain('DROP TABLE c (2 rows)');
+    expect(await count(options.databaseUrl, 'c')).toBe(2);
+    expect(await currentRevision(options)).toBe('1_create-c');
+    // Judged destructive when planned (and so allowed or approved), the same plan runs.
+    const judged = await planToTarget(options, withEmptyDrop, to('latest'));
+    expect(judged.destructive).toBe(true);
+    await executePlan(options, judged);
+    expect(await currentRevision(options)).toBe('2_drop-c');
   });
 
   it('runs nothing when another tool moved the database between plan and execute: an Up plan never runs down SQL', async () => {

@@ -22,6 +22,7 @@ function recordedPlan(run: Run): PlanToExecute {
   const { plan } = run;
   return {
     hash: plan.hash,
+    destructive: plan.destructive,
     ...(plan.from === undefined ? {} : { from: plan.from }),
     direction: plan.direction === 'Up' ? 'up' : 'down',
     migrations: plan.migrations.map((revision) => ({ revision })),
