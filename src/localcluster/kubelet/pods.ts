@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isNotFound, type ApiConnection, type KubeObject } from './api.js';
 import {
   ContainerConfigError,
@@ -7,6 +8,7 @@ import {
   localProcessSpec,
   runLocalProcess,
   text,
+  type LocalProcessSpec,
   type PodSources,
   type ProcessOutcome,
   type RunningProcess,
@@ -234,27 +236,40 @@ export class PodRunner {
     const { namespace = 'default', name, uid = '' } = pod.metadata;
     const logFile = podLogFile(this.options.dataDir, namespace, name);
     mkdirSync(dirname(logFile), { recursive: true });
-    const podDir = join(this.options.dataDir, 'pods', uid);
     const started = now();
-    let outcome: ProcessOutcome;
+    let spec: LocalProcessSpec;
     try {
-      const spec = localProcessSpec(await this.sources(pod), pod, { podDir });
-      if (tracked.deleting || this.stopped) return;
-      tracked.process = runLocalProcess(spec, logFile);
-      this.running.add(`${namespace}/${name}`);
-      void tracked.process.done.finally(() => this.running.delete(`${namespace}/${name}`));
-      await this.writeStatus(pod, podStatus(pod, 'Running', { running: { startedAt: started } }, started));
-      outcome = await tracked.process.done;
+      spec = localProcessSpec(await this.sources(pod), pod, {
+        podDir: join(this.options.dataDir, 'pods', uid),
+      });
     } catch (err) {
-      if (!(err instanceof ContainerConfigError)) return this.retry(pod);
-      const message = err.message;
-      const waiting = { waiting: { reason: 'CreateContainerConfigError', message } };
+      if (!(err instanceof ContainerConfigError)) return this.retry(pod); // the API server did not answer
+      const waiting = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
       await this.writeStatus(pod, podStatus(pod, 'Pending', waiting, started)).catch(() => undefined);
       return;
     }
+    if (tracked.deleting || this.stopped) return;
+    // Started once: from here on a failed status write is written again, never a second process started.
+    const child = runLocalProcess(spec, logFile);
+    tracked.process = child;
+    this.running.add(`${namespace}/${name}`);
+    void child.done.finally(() => this.running.delete(`${namespace}/${name}`));
+    await this.persistStatus(pod, podStatus(pod, 'Running', { running: { startedAt: started } }, started));
+    const outcome = await child.done;
     if (tracked.deleting) return this.remove(pod);
     const phase = outcome.exitCode === 0 ? 'Succeeded' : 'Failed';
-    await this.writeStatus(pod, podStatus(pod, phase, terminated(outcome), started)).catch(() => undefined);
+    await this.persistStatus(pod, podStatus(pod, phase, terminated(outcome), started));
+  }
+
+  /** Writes a status until it is stored (kube-apiserver may be restarting), for at most a minute. */
+  private async persistStatus(pod: KubeObject, body: unknown): Promise<void> {
+    for (let attempt = 0; attempt < 120 && !this.stopped; attempt++) {
+      try {
+        return await this.writeStatus(pod, body);
+      } catch {
+        await sleep(500);
+      }
+    }
   }
 
   private terminate(pod: KubeObject, tracked: Tracked): void {
