@@ -253,9 +253,10 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
   });
 
   let connectionDir: string;
+  const shimDirs: string[] = [];
 
   afterAll(() => {
-    if (connectionDir) rmSync(connectionDir, { recursive: true, force: true });
+    for (const made of [connectionDir, ...shimDirs]) if (made) rmSync(made, { recursive: true, force: true });
   });
 
   /** Runs the container's command as the kubelet would, its mount paths replaced by local directories. */
@@ -285,6 +286,7 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
    */
   function recordingPath(log: string): string {
     const bin = mkdtempSync(join(tmpdir(), 'schemaops-shims-'));
+    shimDirs.push(bin);
     const realPath = process.env.PATH ?? '/usr/bin:/bin';
     for (const program of ['pg_dump', 'pg_restore', 'mv', 'rm', 'wc', 'tr']) {
       const shim = [
