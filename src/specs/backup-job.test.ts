@@ -9,6 +9,7 @@ import {
   backupFileName,
   backupJobName,
   buildBackupJob,
+  CONNECTION_SCRIPT,
   parseBackupSummary,
   shortPlanHash,
   type BackupJobInput,
@@ -89,15 +90,18 @@ describe('buildBackupJob', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
   });
 
-  it('mounts the backup PVC at /backups and a writable /tmp', () => {
+  it('mounts the backup PVC at /backups, a writable /tmp and an in-memory directory for the connection files', () => {
     expect(pod.volumes).toEqual([
       { name: 'backups', persistentVolumeClaim: { claimName: 'orders-backups' } },
       { name: 'tmp', emptyDir: {} },
+      { name: 'connection', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     ]);
     expect(container.volumeMounts).toEqual([
       { name: 'backups', mountPath: '/backups' },
       { name: 'tmp', mountPath: '/tmp' },
+      { name: 'connection', mountPath: '/run/schemaops' },
     ]);
+    expect(literalEnv(container).CONNECTION_DIR).toBe('/run/schemaops');
   });
 
   it('takes the URL from the Secret through the environment, never the command line', () => {
@@ -114,7 +118,20 @@ describe('buildBackupJob', () => {
       BACKUP_FILE: 'orders-20261121T120000Z.dump',
       RETAIN: '3',
     });
-    expect(JSON.stringify(container.command)).not.toMatch(/postgres(ql)?:\/\//);
+    // The script names the schemes it accepts, and no URL.
+    expect(JSON.stringify(container.command)).not.toMatch(/postgres(ql)?:\/\/[\w@[%]/);
+    const fromSecret = container.env!.filter((e) => e.valueFrom);
+    expect(fromSecret).toEqual([container.env![0]]);
+    expect(Object.values(literalEnv(container)).join('\n')).not.toMatch(/postgres(ql)?:|password/i);
+  });
+
+  it('gives pg_dump and pg_restore no connection argument', () => {
+    const script = container.command![2]!;
+    const programs = script.split('\n').filter((line) => /^\s*(pg_dump|pg_restore|psql)\b/.test(line));
+    expect(programs).toEqual([
+      'pg_dump --format=custom --no-password --file "$partial"',
+      'pg_restore --list "$partial" > /dev/null',
+    ]);
   });
 
   it('keeps long names within 63 characters as a DNS-1123 label', () => {
@@ -145,6 +162,82 @@ describe('buildBackupJob', () => {
   });
 });
 
+describe('the connection script: the URL becomes a libpq service file and a pgpass file', () => {
+  let dir: string;
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the connection part alone and shows what it wrote and what a program started after it would get. */
+  function split(url: string): { status: number | null; stderr: string; service: string; pgpass: string } {
+    dir = mkdtempSync(join(tmpdir(), 'schemaops-connection-'));
+    const show = 'cat "$PGSERVICEFILE"; echo ---; cat "$PGPASSFILE"; echo ---; stat -c %a "$PGPASSFILE"; env';
+    const result = spawnSync('/bin/sh', ['-c', `set -eu\n${CONNECTION_SCRIPT}${show}`], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CONNECTION_DIR: dir, DATABASE_URL: url },
+      encoding: 'utf8',
+    });
+    const [service = '', pgpass = '', rest = ''] = result.stdout.split('---\n');
+    if (result.status === 0) {
+      expect(rest.split('\n')[0]).toBe('600');
+      expect(rest).not.toContain('DATABASE_URL');
+      expect(rest).toContain(`PGSERVICEFILE=${dir}/pg_service.conf`);
+      expect(rest).toContain(`PGPASSFILE=${dir}/pgpass`);
+    }
+    return { status: result.status, stderr: result.stderr, service, pgpass };
+  }
+
+  it.each([
+    {
+      url: 'postgres://orders:p%40ss%3Aw%2Frd%25%5C@db.shop.svc:5432/orders?sslmode=verify-full&application_name=api%20backup',
+      service: [
+        'sslmode=verify-full',
+        'application_name=api backup',
+        'host=db.shop.svc',
+        'port=5432',
+        'dbname=orders',
+        'user=orders',
+      ],
+      pgpass: '*:*:*:*:p@ss\\:w/rd%\\\\\n',
+    },
+    {
+      url: 'postgresql://u@[::1]:5433,replica,standby:6432/my%20db',
+      service: ['host=::1,replica,standby', 'port=5433,,6432', 'dbname=my db', 'user=u'],
+      pgpass: '',
+    },
+    {
+      url: 'postgres:///orders?host=%2Fvar%2Frun%2Fpostgresql&password=from-query',
+      service: ['host=/var/run/postgresql', 'dbname=orders'],
+      pgpass: '*:*:*:*:from-query\n',
+    },
+    {
+      url: 'postgres://db/orders?ssl=true',
+      service: ['sslmode=require', 'host=db', 'dbname=orders'],
+      pgpass: '',
+    },
+  ])('splits $url as libpq does', ({ url, service, pgpass }) => {
+    const result = split(url);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.service).toBe(['[backup]', ...service, ''].join('\n'));
+    expect(result.pgpass).toBe(pgpass);
+  });
+
+  it.each([
+    { url: 'mysql://u:s3cret@db/orders', says: 'is not a postgres:// or postgresql:// URL' },
+    { url: 'host=db password=s3cret dbname=orders', says: 'is not a postgres:// or postgresql:// URL' },
+    { url: 'postgres://u:s3cret@db:54x/orders', says: 'has a port that is not a number' },
+    { url: 'postgres://u:s3cret%zz@db/orders', says: 'has a malformed %-escape' },
+    { url: 'postgres://u:s3cret%0A@db/orders', says: 'has a NUL or line break in it' },
+    { url: 'postgres://u:s3cret@db/orders?Bad=1', says: 'has a query parameter that is not a libpq keyword' },
+    { url: 'postgres://u:s3cret@db/orders?sslmode', says: 'has a query parameter without a value' },
+  ])('refuses $url, saying it $says and never showing the password', ({ url, says }) => {
+    const result = split(url);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(`the database URL ${says}\n`);
+  });
+});
+
 describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
   let url: string;
   let dir: string;
@@ -159,21 +252,52 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  let connectionDir: string;
+  const shimDirs: string[] = [];
+
+  afterAll(() => {
+    for (const made of [connectionDir, ...shimDirs]) if (made) rmSync(made, { recursive: true, force: true });
+  });
+
+  /** Runs the container's command as the kubelet would, its mount paths replaced by local directories. */
   function runJob(
     job: V1Job,
     databaseUrl: string,
+    path = process.env.PATH ?? '/usr/bin:/bin',
   ): { status: number | null; stdout: string; stderr: string } {
     const container = containerOf(job);
+    connectionDir = mkdtempSync(join(tmpdir(), 'schemaops-connection-'));
     const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PATH: path,
       ...literalEnv(container),
       BACKUP_DIR: dir,
+      CONNECTION_DIR: connectionDir,
       DATABASE_URL: databaseUrl,
       TERMINATION_LOG: join(dir, 'termination-log'),
     };
     const [file, ...args] = container.command!;
     const result = spawnSync(file!, args, { env, encoding: 'utf8', timeout: 60_000 });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /**
+   * A PATH of only logging wrappers around the commands the script may run, so each program it starts
+   * (its argv and environment) is recorded, and any other program is not found.
+   */
+  function recordingPath(log: string): string {
+    const bin = mkdtempSync(join(tmpdir(), 'schemaops-shims-'));
+    shimDirs.push(bin);
+    const realPath = process.env.PATH ?? '/usr/bin:/bin';
+    for (const program of ['pg_dump', 'pg_restore', 'mv', 'rm', 'wc', 'tr']) {
+      const shim = [
+        '#!/bin/sh',
+        `PATH='${realPath}'`,
+        `{ printf 'argv:'; printf ' %s' "$0" "$@"; printf '\\n'; env | sed 's/^/env: /'; } >> '${log}'`,
+        `exec ${program} "$@"`,
+      ].join('\n');
+      writeFileSync(join(bin, program), `${shim}\n`, { mode: 0o755 });
+    }
+    return bin;
   }
 
   function dumpsOf(prefix: string): string[] {
@@ -217,6 +341,38 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect(spec).not.toContain(url);
   });
 
+  it('dumps as a role whose password needs escaping, every program it starts free of the password', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'schemaops-backup-'));
+    const password = 'Pr0be@pass:w/rd%25\\ ';
+    const role = `backup_probe_${process.pid}`;
+    await query(testPostgres().adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    await query(url, `GRANT SELECT ON orders TO ${role}`);
+    const roleUrl = new URL(url);
+    roleUrl.username = role;
+    roleUrl.password = encodeURIComponent(password);
+    roleUrl.search = '?sslmode=disable&application_name=schemaops%20backup';
+    const log = join(dir, 'programs.log');
+
+    const run = runJob(buildBackupJob(input), roleUrl.toString(), recordingPath(log));
+    expect(run.stderr).toContain('pg_dump to orders-20261121T120000Z.dump');
+    expect(run.status).toBe(0);
+
+    const recorded = readFileSync(log, 'utf8');
+    const argv = recorded.split('\n').filter((line) => line.startsWith('argv:'));
+    expect(argv.map((line) => line.split(' ')[1]!.replace(/^.*\//, ''))).toEqual(
+      expect.arrayContaining(['pg_dump', 'pg_restore', 'mv', 'wc', 'tr', 'rm']),
+    );
+    for (const secret of [password, encodeURIComponent(password), 'Pr0be@pass', roleUrl.toString()]) {
+      expect(recorded).not.toContain(secret);
+    }
+    expect(recorded).not.toContain('DATABASE_URL');
+    expect(readdirSync(connectionDir)).toEqual([]);
+    const listing = spawnSync('pg_restore', ['--list', join(dir, 'orders-20261121T120000Z.dump')], {
+      encoding: 'utf8',
+    });
+    expect(listing.stdout).toMatch(/TABLE DATA public orders/);
+  });
+
   it('fails without leaving a partial dump or a summary when the database refuses the login', () => {
     dir = mkdtempSync(join(tmpdir(), 'schemaops-backup-'));
     const badUrl = url.replace(/:\/\/([^:]+):[^@]+@/, '://$1:wrong-secret@');
@@ -225,6 +381,7 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect(run.stderr).toMatch(/password authentication failed/);
     expect(run.stderr + run.stdout).not.toContain('wrong-secret');
     expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(connectionDir)).toEqual([]);
   });
 
   it('refuses a RETAIN that is not a positive integer before touching the database', () => {

@@ -8,6 +8,8 @@ import { parseDuration } from '../duration.js';
 export const POSTGRES_UID = 999;
 export const BACKUP_CONTAINER = 'backup';
 export const BACKUP_MOUNT_PATH = '/backups';
+/** A private in-memory directory for the libpq service and pgpass files the script writes. */
+export const CONNECTION_MOUNT_PATH = '/run/schemaops';
 const TERMINATION_LOG = '/dev/termination-log';
 const JOB_NAME_MAX = 63;
 const SHORT_HASH_LENGTH = 10;
@@ -41,9 +43,102 @@ export interface BackupSummary {
 }
 
 /**
- * The backup, for plain /bin/sh (dash) and coreutils. The URL stays in the environment; the dump is
- * written beside its final name and renamed once pg_restore can read it, so a listed .dump is whole.
- * File names sort by time, so pruning keeps the newest RETAIN by name.
+ * Turns DATABASE_URL into a libpq service file and a pgpass file (mode 0600, in CONNECTION_DIR), exports
+ * PGSERVICEFILE, PGSERVICE and PGPASSFILE and unsets DATABASE_URL, so that nothing started afterwards has a
+ * connection parameter in its argv or the URL in its environment. Only shell builtins touch the URL.
+ * libpq reads a URI only as a command-line or conninfo dbname (not from PGDATABASE or a service file), so the
+ * URL is split here as libpq splits it: user:password@host:port,…/dbname?params, each part %-decoded; query
+ * parameters (sslmode, application_name, …) go to the service file as they are, and take precedence.
+ */
+export const CONNECTION_SCRIPT = `url_error() { echo "the database URL $1" >&2; exit 2; }
+percent_decode() {
+  rest=$1 out=
+  while :; do
+    case "$rest" in *%*) ;; *) break ;; esac
+    out=$out\${rest%%\\%*}
+    rest=\${rest#*%}
+    hex=\${rest%"\${rest#??}"}
+    case "$hex" in [0-9A-Fa-f][0-9A-Fa-f]) ;; *) url_error "has a malformed %-escape" ;; esac
+    case "$hex" in 00 | 0[aAdD]) url_error "has a NUL or line break in it" ;; esac
+    rest=\${rest#??}
+    out=$out$(printf "\\\\$(printf '%03o' "0x$hex")")
+  done
+  printf '%s' "$out$rest"
+}
+pgpass_escape() {
+  rest=$1 out=
+  while :; do
+    case "$rest" in *[\\\\:]*) ;; *) break ;; esac
+    head=\${rest%%[\\\\:]*}
+    rest=\${rest#"$head"}
+    out=$out$head\\\\\${rest%"\${rest#?}"}
+    rest=\${rest#?}
+  done
+  printf '%s' "$out$rest"
+}
+url=\${DATABASE_URL-}
+unset DATABASE_URL
+case "$url" in
+  postgres://*) url=\${url#postgres://} ;;
+  postgresql://*) url=\${url#postgresql://} ;;
+  *) url_error "is not a postgres:// or postgresql:// URL" ;;
+esac
+umask 077
+export PGSERVICEFILE="$CONNECTION_DIR/pg_service.conf" PGPASSFILE="$CONNECTION_DIR/pgpass" PGSERVICE=backup
+printf '[backup]\\n' > "$PGSERVICEFILE"
+: > "$PGPASSFILE"
+userinfo=
+case "\${url%%/*}" in *@*) userinfo=\${url%%@*} url=\${url#*@} ;; esac
+hosts=\${url%%[/?]*}
+url=\${url#"$hosts"}
+dbname=
+case "$url" in /*) dbname=\${url#/} dbname=\${dbname%%\\?*} ;; esac
+query=
+case "$url" in *\\?*) query=\${url#*\\?} ;; esac
+password=
+while [ -n "$query" ]; do
+  pair=\${query%%&*}
+  case "$query" in *\\&*) query=\${query#*&} ;; *) query= ;; esac
+  case "$pair" in *=*) ;; *) url_error "has a query parameter without a value" ;; esac
+  key=$(percent_decode "\${pair%%=*}")
+  value=$(percent_decode "\${pair#*=}")
+  case "$key" in '' | *[!a-z_]*) url_error "has a query parameter that is not a libpq keyword" ;; esac
+  case "$key=$value" in
+    password=*) password=$value ;;
+    ssl=true) printf 'sslmode=require\\n' >> "$PGSERVICEFILE" ;;
+    *) printf '%s=%s\\n' "$key" "$value" >> "$PGSERVICEFILE" ;;
+  esac
+done
+host_list= port_list= any_port= separator=
+while [ -n "$hosts" ]; do
+  item=\${hosts%%,*}
+  case "$hosts" in *,*) hosts=\${hosts#*,} ;; *) hosts= ;; esac
+  case "$item" in
+    \\[*\\]*) host=\${item#\\[} host=\${host%%\\]*} port=\${item#*\\]} port=\${port#:} ;;
+    *:*) host=\${item%%:*} port=\${item#*:} ;;
+    *) host=$item port= ;;
+  esac
+  case "$port" in *[!0-9]*) url_error "has a port that is not a number" ;; ?*) any_port=1 ;; esac
+  host=$(percent_decode "$host")
+  host_list=$host_list$separator$host port_list=$port_list$separator$port separator=,
+done
+user=\${userinfo%%:*}
+user=$(percent_decode "$user")
+dbname=$(percent_decode "$dbname")
+case "$userinfo" in *:*) password=$(percent_decode "\${userinfo#*:}") ;; esac
+password=$(pgpass_escape "$password")
+if [ -n "$host_list" ]; then printf 'host=%s\\n' "$host_list" >> "$PGSERVICEFILE"; fi
+if [ -n "$any_port" ]; then printf 'port=%s\\n' "$port_list" >> "$PGSERVICEFILE"; fi
+if [ -n "$dbname" ]; then printf 'dbname=%s\\n' "$dbname" >> "$PGSERVICEFILE"; fi
+if [ -n "$user" ]; then printf 'user=%s\\n' "$user" >> "$PGSERVICEFILE"; fi
+if [ -n "$password" ]; then printf '*:*:*:*:%s\\n' "$password" > "$PGPASSFILE"; fi
+unset url userinfo password query pair key value rest out
+`;
+
+/**
+ * The backup, for plain /bin/sh (dash) and coreutils. The connection comes from CONNECTION_SCRIPT's files,
+ * never argv; the dump is written beside its final name and renamed once pg_restore can read it, so a listed
+ * .dump is whole. File names sort by time, so pruning keeps the newest RETAIN by name.
  */
 export const BACKUP_SCRIPT = `set -eu
 export LC_ALL=C
@@ -51,10 +146,10 @@ export LC_ALL=C
 case "$RETAIN" in ''|*[!0-9]*|0) echo "RETAIN must be a positive integer, not '$RETAIN'" >&2; exit 2 ;; esac
 partial="$BACKUP_DIR/$BACKUP_FILE.partial"
 final="$BACKUP_DIR/$BACKUP_FILE"
-trap 'rm -f -- "$partial"' EXIT
+trap 'rm -f -- "$partial" "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"' EXIT
 trap 'exit 143' TERM INT
-echo "pg_dump to $BACKUP_FILE" >&2
-pg_dump --format=custom --no-password --file "$partial" "$DATABASE_URL"
+${CONNECTION_SCRIPT}echo "pg_dump to $BACKUP_FILE" >&2
+pg_dump --format=custom --no-password --file "$partial"
 pg_restore --list "$partial" > /dev/null
 mv -f -- "$partial" "$final"
 set -- "$BACKUP_DIR/$BACKUP_PREFIX"-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.dump
@@ -146,6 +241,7 @@ function ownerReference(migration: OwnerRef): V1OwnerReference {
 function backupEnv(input: BackupJobInput): V1EnvVar[] {
   return [
     { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { ...input.databaseSecret } } },
+    { name: 'CONNECTION_DIR', value: CONNECTION_MOUNT_PATH },
     { name: 'BACKUP_DIR', value: BACKUP_MOUNT_PATH },
     { name: 'BACKUP_PREFIX', value: input.migration.name },
     { name: 'BACKUP_FILE', value: backupFileName(input.migration.name, input.now) },
@@ -164,6 +260,7 @@ function backupContainer(input: BackupJobInput): V1Container {
     volumeMounts: [
       { name: 'backups', mountPath: BACKUP_MOUNT_PATH },
       { name: 'tmp', mountPath: '/tmp' },
+      { name: 'connection', mountPath: CONNECTION_MOUNT_PATH },
     ],
     terminationMessagePath: TERMINATION_LOG,
     // On failure the message is the log tail, which names the pg_dump error.
@@ -194,6 +291,8 @@ function backupPodSpec(input: BackupJobInput): V1PodSpec {
     volumes: [
       { name: 'backups', persistentVolumeClaim: { claimName: input.backup.pvc } },
       { name: 'tmp', emptyDir: {} },
+      // The password is written here: memory, never the node's disk.
+      { name: 'connection', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     ],
   };
 }
