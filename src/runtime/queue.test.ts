@@ -113,8 +113,12 @@ describe('WorkQueue lanes', () => {
 });
 
 describe('WorkQueue delayed adds', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('runs a 200 ms requeue after 200 ms although a 3.5 s backoff is pending for the key', async () => {
     const runs: number[] = [];
