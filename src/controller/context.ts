@@ -22,6 +22,10 @@ export interface ReconcileContext {
   readonly log: Logger;
   readonly now: () => Date;
   readonly observer?: RunObserver;
+  /** Aborted when no new step may start (lease lost, SIGTERM); the step in flight finishes or fails whole. */
+  readonly stopSteps?: AbortSignal;
+  /** False once this process knows it lost the lease: it writes no status, which the new leader owns. */
+  readonly isLeading?: () => boolean;
 }
 
 export function observerOf(ctx: ReconcileContext): RunObserver {
@@ -51,5 +55,13 @@ export class TransientError extends Error {
     super(message, { cause: options.cause });
     this.name = 'TransientError';
     this.reason = reason;
+  }
+}
+
+/** A status write refused because this process no longer leads; the new leader resumes the run. */
+export class NotLeadingError extends Error {
+  constructor() {
+    super('this instance no longer leads; status left to the new leader');
+    this.name = 'NotLeadingError';
   }
 }

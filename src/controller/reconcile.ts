@@ -88,12 +88,13 @@ async function runSteps(run: Run): Promise<ReconcileResult> {
   if (behind && backup) steps.push(() => backUp(run, backup));
   if (behind) steps.push(() => migrate(run));
   if (workload) steps.push(() => restoreWorkload(run, workload));
-  for (const step of steps) {
+  for (const step of [...steps, () => finish(run)]) {
+    if (run.ctx.stopSteps?.aborted) return DONE; // lease lost or SIGTERM: whoever leads next resumes here
     const result = await step();
     if (result !== 'continue') return result;
     if (!run.object.status?.plan) return DONE; // the step ended the run (a failure)
   }
-  return finish(run);
+  return DONE;
 }
 
 function newRun(

@@ -5,7 +5,7 @@ import type { Plan } from '../api/v1alpha1/status.js';
 import type { StoredSchemaMigration } from '../kube/types.js';
 import type { EngineOptions } from '../migrations/engine.js';
 import { patchStatus, type StatusChanges } from '../status/patch.js';
-import { refOf, type ReconcileContext, type ReconcileResult } from './context.js';
+import { NotLeadingError, refOf, type ReconcileContext, type ReconcileResult } from './context.js';
 import type { Inputs } from './inputs.js';
 
 /** One run under way: the object as last seen, its validated spec, the plan in status, and the inputs. */
@@ -40,6 +40,7 @@ export async function writeStatus(
   run: { ctx: ReconcileContext; object: StoredSchemaMigration },
   compute: (current: StoredSchemaMigration) => StatusChanges,
 ): Promise<void> {
+  if (run.ctx.isLeading?.() === false) throw new NotLeadingError();
   const updated = await patchStatus(run.ctx.kube, refOf(run.object), compute, run.object);
   if (updated) run.object = updated;
 }

@@ -14,6 +14,7 @@ export interface LeaderElectorOptions {
   renewDeadlineMs?: number;
   /** Interval between attempts to acquire or renew (default 2 s). */
   retryPeriodMs?: number;
+  /** The wall clock written into the Lease; expiry is judged by the monotonic clock, never by it. */
   now?: () => Date;
   log: Logger;
   onStartedLeading: () => void;
@@ -33,6 +34,15 @@ async function withTimeout<T>(request: Promise<T>, ms: number, what: string): Pr
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The fields whose change shows the holder is alive (client-go compares the whole record). */
+function sameRecord(a: LeaseRecord | undefined, b: LeaseRecord | undefined): boolean {
+  return (
+    a?.holderIdentity === b?.holderIdentity &&
+    a?.renewTime?.getTime() === b?.renewTime?.getTime() &&
+    a?.resourceVersion === b?.resourceVersion
+  );
 }
 
 function errorMessage(err: unknown): string {
@@ -62,6 +72,8 @@ export class LeaderElector {
   private generation = 0;
   /** The Lease as last read or written; a leader renews from it without reading first. */
   private observed: LeaseRecord | undefined;
+  /** When this process last saw the Lease change, on its own monotonic clock (client-go's observedTime). */
+  private observedAt = 0;
   private observedFresh = false;
   private loopTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -184,26 +196,30 @@ export class LeaderElector {
     const now = this.now();
     try {
       if (this.leading && this.observedFresh && this.observed) {
-        this.observed = await this.request(
-          this.client.update(this.lease, this.nextRecord(this.observed, now), this.observed.resourceVersion),
-          'renew',
+        this.remember(
+          await this.request(
+            this.client.update(
+              this.lease,
+              this.nextRecord(this.observed, now),
+              this.observed.resourceVersion,
+            ),
+            'renew',
+          ),
         );
         return 'held';
       }
       const current = await this.request(this.client.get(this.lease), 'read');
       this.observe(current);
       if (!current) {
-        this.observed = await this.request(
-          this.client.create(this.lease, this.nextRecord(undefined, now)),
-          'create',
+        this.remember(
+          await this.request(this.client.create(this.lease, this.nextRecord(undefined, now)), 'create'),
         );
-      } else if (this.heldByOther(current, now)) {
+      } else if (this.heldByOther(current)) {
         return 'heldByOther';
       } else {
         const next = this.nextRecord(current, now);
-        this.observed = await this.request(
-          this.client.update(this.lease, next, current.resourceVersion),
-          'acquire',
+        this.remember(
+          await this.request(this.client.update(this.lease, next, current.resourceVersion), 'acquire'),
         );
       }
       this.observedFresh = true;
@@ -225,19 +241,27 @@ export class LeaderElector {
 
   private observe(current: LeaseRecord | undefined): void {
     const previous = this.observed?.holderIdentity;
-    this.observed = current;
+    this.remember(current);
     const holder = current?.holderIdentity;
     if (holder && holder !== previous && holder !== this.identity) {
       this.log.info({ ...this.fields, holder }, 'lease held by another instance');
     }
   }
 
-  /** Held by someone else whose last renewal is younger than the duration that holder promised. */
-  private heldByOther(record: LeaseRecord, now: Date): boolean {
+  private remember(record: LeaseRecord | undefined): void {
+    if (!sameRecord(this.observed, record)) this.observedAt = performance.now();
+    this.observed = record;
+  }
+
+  /**
+   * Held by someone else who changed the Lease less than its duration ago by this process's clock: another
+   * pod's renewTime is never compared with ours, since the two clocks may disagree by more than a lease.
+   */
+  private heldByOther(record: LeaseRecord): boolean {
     const holder = record.holderIdentity;
-    if (!holder || holder === this.identity || !record.renewTime) return false;
+    if (!holder || holder === this.identity) return false;
     const durationMs = (record.leaseDurationSeconds ?? this.leaseDurationMs / 1000) * 1000;
-    return record.renewTime.getTime() + durationMs >= now.getTime();
+    return performance.now() < this.observedAt + durationMs;
   }
 
   private nextRecord(current: LeaseRecord | undefined, now: Date): Omit<LeaseRecord, 'resourceVersion'> {
@@ -266,9 +290,8 @@ export class LeaderElector {
         renewTime: now,
         leaseTransitions: current.leaseTransitions ?? 0,
       };
-      this.observed = await this.request(
-        this.client.update(this.lease, released, current.resourceVersion),
-        'release',
+      this.remember(
+        await this.request(this.client.update(this.lease, released, current.resourceVersion), 'release'),
       );
       this.log.info(this.fields, 'released the lease');
     } catch (err) {

@@ -1,6 +1,11 @@
 import { pino, type Logger } from 'pino';
 import type { OperatorConfig } from '../config.js';
-import { TransientError, type ReconcileContext, type RunObserver } from '../controller/context.js';
+import {
+  NotLeadingError,
+  TransientError,
+  type ReconcileContext,
+  type RunObserver,
+} from '../controller/context.js';
 import { reconcile } from '../controller/reconcile.js';
 import { createKubeClient, loadKubeConfig } from '../kube/client.js';
 import { createEventRecorder } from '../kube/events.js';
@@ -87,8 +92,10 @@ function workQueue(
       concurrency: config.maxConcurrentReconciles,
       backoffMinMs: 1_000,
       backoffMaxMs: 300_000,
-      onError: (k, err, retryInMs) =>
-        log.warn({ key: k, retryInMs, ...errorFields(err) }, 'reconcile failed; retrying'),
+      onError: (k, err, retryInMs) => {
+        if (err instanceof NotLeadingError) log.info({ key: k }, err.message);
+        else log.warn({ key: k, retryInMs, ...errorFields(err) }, 'reconcile failed; retrying');
+      },
     },
   );
   return queue;
@@ -110,10 +117,20 @@ export async function startOperator(
     now: () => new Date(),
     observer: observer(config, metrics, log, kc),
   };
-  let work: { queue: WorkQueue; watches: Watches } | undefined;
+  // One per term of leading: a reconcile left over from a lost term never writes, even if this process leads again.
+  let work:
+    | { queue: WorkQueue; watches: Watches; stopSteps: AbortController; term: { leading: boolean } }
+    | undefined;
   const startWork = () => {
     if (work) return;
-    const queue = workQueue(config, ctx, metrics, log);
+    const stopSteps = new AbortController();
+    const term = { leading: true };
+    const termCtx = {
+      ...ctx,
+      stopSteps: stopSteps.signal,
+      isLeading: () => term.leading && (elector?.isLeader() ?? true),
+    };
+    const queue = workQueue(config, termCtx, metrics, log);
     const watchOptions = {
       namespaces: config.namespaces,
       resyncPeriodMs: config.resyncPeriod,
@@ -124,15 +141,19 @@ export async function startOperator(
       queue.add(key(ref), 0, cause === 'resync' ? 'low' : 'high');
       metrics.queueDepth(queue.depth);
     });
-    work = { queue, watches };
+    work = { queue, watches, stopSteps, term };
     log.info({ namespaces: config.namespaces.length > 0 ? config.namespaces : 'all' }, 'watching');
   };
-  const stopWork = async () => {
+  /** No new step from here on; the steps in flight finish, writing status only while the lease is held. */
+  const stopWork = async (leaseLost = false) => {
     const current = work;
     work = undefined;
     if (!current) return;
+    current.stopSteps.abort();
+    if (leaseLost) current.term.leading = false;
     await current.queue.stop();
     await current.watches.stop();
+    log.info({ leaseLost }, 'work stopped');
   };
   const elector = config.leaderElect
     ? new LeaderElector({
@@ -149,7 +170,7 @@ export async function startOperator(
         },
         onStoppedLeading: () => {
           metrics.leader(false);
-          void stopWork();
+          void stopWork(true);
         },
       })
     : undefined;

@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { WorkQueue } from './queue.js';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { WorkQueue, type WorkResult } from './queue.js';
 
 function deferred() {
   let resolve!: () => void;
@@ -108,6 +108,85 @@ describe('WorkQueue lanes', () => {
     gate.resolve();
     await until(() => seen.length === 5);
     expect(seen).toEqual(['busy/0', 'e/1', 'r/3', 'r/1', 'r/2']);
+    await queue.stop();
+  });
+});
+
+describe('WorkQueue delayed adds', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('runs a 200 ms requeue after 200 ms although a 3.5 s backoff is pending for the key', async () => {
+    const runs: number[] = [];
+    const started = Date.now();
+    const results: (() => Promise<WorkResult>)[] = [
+      () => Promise.reject(new Error('database unreachable')),
+      () => Promise.resolve({ requeueAfterMs: 200 }),
+      () => Promise.resolve({}),
+    ];
+    const queue = new WorkQueue(
+      () => {
+        runs.push(Date.now() - started);
+        return results[runs.length - 1]!();
+      },
+      { concurrency: 1, backoffMinMs: 3_500, backoffMaxMs: 300_000 },
+    );
+    queue.add('shop/orders');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(runs).toEqual([0]); // failed: a 3.5 s backoff is pending
+    await jest.advanceTimersByTimeAsync(1_000);
+    queue.add('shop/orders'); // an event: runs at once and asks to be looked at again in 200 ms
+    await jest.advanceTimersByTimeAsync(200);
+    expect(runs).toEqual([0, 1_000, 1_200]);
+    await queue.stop();
+  });
+
+  it('keeps a sooner pending add when a later one comes', async () => {
+    const runs: number[] = [];
+    const started = Date.now();
+    const queue = new WorkQueue(
+      () => {
+        runs.push(Date.now() - started);
+        return Promise.resolve({});
+      },
+      { concurrency: 1, backoffMinMs: 10, backoffMaxMs: 100 },
+    );
+    queue.add('shop/orders', 200);
+    queue.add('shop/orders', 5_000);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(runs).toEqual([200]);
+    await queue.stop();
+  });
+
+  it('still runs a key once at a time when its delayed add comes due while it runs', async () => {
+    const gate = deferred();
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const queue = new WorkQueue(
+      async () => {
+        running++;
+        runs++;
+        maxRunning = Math.max(maxRunning, running);
+        if (runs === 1) await gate.promise;
+        running--;
+        return {};
+      },
+      { concurrency: 2, backoffMinMs: 10, backoffMaxMs: 100 },
+    );
+    queue.add('shop/orders');
+    queue.add('shop/orders', 100);
+    queue.add('shop/orders', 50);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(runs).toBe(1);
+    gate.resolve();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(runs).toBe(2);
+    expect(maxRunning).toBe(1);
     await queue.stop();
   });
 });

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 export type Priority = 'high' | 'low';
 
 /** What the worker asks for: nothing, or to be called again for this key after a while. */
@@ -24,7 +26,8 @@ export class WorkQueue {
   private readonly lowOrder: string[] = [];
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Delayed adds, one per key, with when each is due (monotonic ms). */
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private readonly failures = new Map<string, number>();
   private readonly idle: (() => void)[] = [];
   private readonly options: QueueOptions;
@@ -36,18 +39,11 @@ export class WorkQueue {
     this.options = options;
   }
 
-  /** Queues the key now, or after delayMs (an earlier add wins over a later timer); resyncs go in the low lane. */
+  /** Queues the key now, or after delayMs (the sooner of two delayed adds wins); resyncs go in the low lane. */
   add(key: string, delayMs = 0, priority: Priority = 'high'): void {
     if (this.stopped) return;
     if (delayMs > 0) {
-      if (this.timers.has(key)) return;
-      this.timers.set(
-        key,
-        setTimeout(() => {
-          this.timers.delete(key);
-          this.add(key);
-        }, delayMs),
-      );
+      this.addAfter(key, delayMs);
       return;
     }
     if (this.running.has(key)) {
@@ -63,6 +59,19 @@ export class WorkQueue {
     this.pump();
   }
 
+  /** A pending later add is replaced, so a long backoff never swallows a short requeue. */
+  private addAfter(key: string, delayMs: number): void {
+    const dueAt = performance.now() + delayMs;
+    const pending = this.timers.get(key);
+    if (pending && pending.dueAt <= dueAt) return;
+    clearTimeout(pending?.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    this.timers.set(key, { timer, dueAt });
+  }
+
   get depth(): number {
     return this.waiting.size;
   }
@@ -70,7 +79,7 @@ export class WorkQueue {
   /** Takes no new work, forgets timers, and resolves when the keys being worked on are done. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.waiting.clear();
     this.order.length = 0;

@@ -32,13 +32,15 @@ function newLease(): ObjectRef {
   return { namespace, name: `schemaops-leader-${leaseCount}` };
 }
 
-function candidate(lease: ObjectRef, identity: string): Candidate {
+/** A candidate whose wall clock is `clockOffsetMs` off the real one, as a pod on a drifting node. */
+function candidate(lease: ObjectRef, identity: string, clockOffsetMs = 0): Candidate {
   const self: Partial<Candidate> & { started: number; stopped: number } = { started: 0, stopped: 0 };
   const elector = new LeaderElector({
     client,
     lease,
     identity,
     ...timing,
+    now: () => new Date(Date.now() + clockOffsetMs),
     log,
     onStartedLeading: () => {
       self.started += 1;
@@ -207,6 +209,36 @@ describe('LeaderElector', () => {
     cluster.faults.clear();
     await waitFor(() => a.elector.isLeader(), { what: 'a to lead again' });
     expect(a.started).toBe(2);
+  });
+
+  it('does not take the Lease from a healthy leader although its own clock is 20 s ahead', async () => {
+    const lease = newLease();
+    const a = candidate(lease, 'schemaops-a');
+    const b = candidate(lease, 'schemaops-b', 20_000);
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), { what: 'a to lead' });
+    b.elector.start();
+
+    await holdsFor(2 * timing.leaseDurationMs, () => expect(leaders(a, b)).toEqual(['schemaops-a']));
+    expect(a.stopped).toBe(0);
+    expect(b.started).toBe(0);
+    expect(await leaseOf(lease)).toMatchObject({ holderIdentity: 'schemaops-a', leaseTransitions: 0 });
+  });
+
+  it('takes over from a dead leader within the lease duration although its own clock is 20 s behind', async () => {
+    const lease = newLease();
+    const a = candidate(lease, 'schemaops-a');
+    const b = candidate(lease, 'schemaops-b', -20_000);
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), { what: 'a to lead' });
+    b.elector.start();
+    await holdsFor(3 * timing.retryPeriodMs, () => expect(leaders(a, b)).toEqual(['schemaops-a']));
+
+    a.elector.halt();
+    const died = Date.now();
+    await waitFor(() => b.elector.isLeader(), { what: 'b to take over', timeoutMs: 10_000 });
+    expect(Date.now() - died).toBeLessThan(timing.leaseDurationMs + timing.retryPeriodMs + 500);
+    expect(await leaseOf(lease)).toMatchObject({ holderIdentity: 'schemaops-b', leaseTransitions: 1 });
   });
 
   it('does not lead when the Lease is held by another live holder', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createLeaseClient } from '../../src/kube/lease.js';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { files } from '../controller/fixtures.js';
 import {
@@ -78,7 +79,7 @@ describe('schemaops operator as a process', () => {
     expect(result.stderr).toContain(named);
   });
 
-  it('on SIGTERM during a migration, lets it finish, leaves the database at a whole revision and exits 0', async () => {
+  it('on SIGTERM during a migration, lets it finish, starts no further step, releases the lease and exits 0', async () => {
     const slow = {
       ...files,
       '3_create-customers.sql': files['3_create-customers.sql']!.replace(
@@ -88,7 +89,15 @@ describe('schemaops operator as a process', () => {
     };
     const options = { files: slow, workload: { kind: 'Deployment' as const, replicas: 2 } };
     const f = await createFixture(h, options);
-    const { child: operator, output } = startOperatorProcess();
+    const lease = { namespace: 'default', name: 'schemaops-sigterm' };
+    const { child: operator, output } = startOperatorProcess([
+      '--leader-elect',
+      'true',
+      '--lease-name',
+      lease.name,
+      '--lease-namespace',
+      lease.namespace,
+    ]);
     const exited = new Promise<number | null>((resolve) => operator.once('exit', resolve));
     await createMigration(h, f, migrationSpec(options));
     await waitFor(async () => (await h.kube.getSchemaMigration(f.ref))?.status?.phase === 'Migrating', {
@@ -103,6 +112,10 @@ describe('schemaops operator as a process', () => {
     expect(['base', '3_create-customers']).toContain(revision);
     const object = await h.kube.getSchemaMigration(f.ref);
     expect(object?.status?.currentRevision).toBe(revision);
+    // The restore step did not start, and the next leader need not wait for the lease to expire.
+    const deployment = { namespace: f.namespace, name: 'orders-api' };
+    expect((await h.kube.getWorkload('Deployment', deployment))?.replicas).toBe(0);
+    expect((await createLeaseClient(h.kc).get(lease))?.holderIdentity).toBe('');
 
     // A fresh operator finishes the run.
     await converge(h, f, isReady);
