@@ -43,6 +43,8 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+const MARKER_NAMESPACE = 'schemaops-fault-proxy';
+
 interface Pending<T> {
   rule: T;
   remaining: number;
@@ -165,9 +167,13 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
       return count;
     },
     async expireResourceVersions() {
-      // A write moves the store past every version handed out so far; anything older is then gone.
-      const path = '/api/v1/namespaces/default/configmaps';
-      const body = { metadata: { name: `fault-proxy-${Date.now()}-${Math.random().toString(36).slice(2)}` } };
+      // A write moves the store past every version handed out so far; anything older is then gone. It goes to a
+      // namespace of its own, so no client's watch sees it (and moves past it) before the cut that follows.
+      await upstreamCall('POST', '/api/v1/namespaces', { metadata: { name: MARKER_NAMESPACE } }).catch(
+        () => undefined,
+      );
+      const path = `/api/v1/namespaces/${MARKER_NAMESPACE}/configmaps`;
+      const body = { metadata: { generateName: 'expire-' } };
       const created = await upstreamCall<{ metadata: { resourceVersion: string } }>('POST', path, body);
       expiredBelow = Number(created.metadata.resourceVersion);
     },
