@@ -255,7 +255,11 @@ describe('the local cluster', () => {
                 {
                   name: 'c',
                   image: 'x',
-                  command: ['sh', '-c', 'echo "disk full" > /dev/termination-log; exit 3'],
+                  command: [
+                    'sh',
+                    '-c',
+                    'echo "about to fail"; echo "disk full" > /dev/termination-log; exit 3',
+                  ],
                 },
               ],
             },
@@ -277,6 +281,8 @@ describe('the local cluster', () => {
     const terminated = pods.items[0]?.status?.containerStatuses?.[0]?.state?.terminated;
     expect(terminated?.exitCode).toBe(3);
     expect(terminated?.message).toBe('disk full\n');
+    // kubectl logs reaches the kubelet's logs endpoint through kube-apiserver.
+    expect((await t.kubectl(['logs', 'job/broken'])).stdout).toBe('about to fail\n');
   });
 
   it('stops a Job at activeDeadlineSeconds and garbage-collects its pods when deleted', async () => {
