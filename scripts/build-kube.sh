@@ -23,7 +23,7 @@ components=(kube-apiserver kube-controller-manager kube-scheduler etcd)
 build() { # name, module dir, package, ldflags
   local name=$1 dir=$2 package=$3 ldflags=$4 started=$SECONDS
   echo "building $name ($package) into $cache; the first build on a machine takes several minutes" >&2
-  (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$cache/.$name.partial" "$package")
+  (cd "$dir" && go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$cache/.$name.partial" "$package")
   mv "$cache/.$name.partial" "$cache/$name"
   echo "built $name in $((SECONDS - started)) s" >&2
 }
