@@ -56,7 +56,9 @@ function targetArg(value: string): Target {
 export function readMigrationDir(dir: string): Record<string, string> {
   const info = statSync(dir, { throwIfNoEntry: false });
   if (!info?.isDirectory()) throw new UsageError(`--dir ${dir}: no such directory`);
-  const names = readdirSync(dir).filter((name) => name.endsWith('.sql')).sort();
+  const names = readdirSync(dir)
+    .filter((name) => name.endsWith('.sql'))
+    .sort();
   return Object.fromEntries(names.map((name) => [name, readFileSync(join(dir, name), 'utf8')]));
 }
 

@@ -72,7 +72,9 @@ describe('the bundle the image runs', () => {
   });
 
   it('loads no chunk of the Kubernetes client or the operator for db commands', async () => {
-    const kubeChunks = chunkFiles(entry).filter((f) => readFileSync(join(dir, f), 'utf8').includes('KubeConfig'));
+    const kubeChunks = chunkFiles(entry).filter((f) =>
+      readFileSync(join(dir, f), 'utf8').includes('KubeConfig'),
+    );
     expect(kubeChunks).not.toEqual([]);
     const current = await run(['db', 'current'], { DATABASE_URL: await freshDatabase('bundle') }, [
       '--import',
