@@ -274,30 +274,6 @@ describe('bad input is refused before any action, naming what is wrong', () => {
     expect(JSON.stringify(object)).not.toContain(PASSWORD);
     await expectUntouched(f, before);
   });
-
-  it('a refusal longer than 32 KiB is cut to a bounded message, and status writes go on', async () => {
-    const columns = Array.from({ length: 900 }, (_, i) => `c${i}`);
-    const wide = {
-      '1_create-wide.sql':
-        '-- Up Migration\nCREATE TABLE wide (id int);\nINSERT INTO wide VALUES (1);\n-- Down Migration\nDROP TABLE wide;\n',
-      '2_add-columns.sql': `-- Up Migration\n${columns.map((c) => `ALTER TABLE wide ADD COLUMN ${c} int NOT NULL DEFAULT 1;`).join('\n')}\n-- Down Migration\n${columns.map((c) => `ALTER TABLE wide DROP COLUMN ${c};`).join('\n')}\n`,
-    };
-    const fixture = { ...options, files: wide };
-    const f = await createFixture(h, fixture);
-    await migratedTo('2_add-columns', wide)(f);
-    const before = await snapshot(f);
-    await createMigration(
-      h,
-      f,
-      migrationSpec(fixture, { targetRevision: '1_create-wide', policy: { allowDataLoss: false } }),
-    );
-    await converge(h, f, (o) => condition(o, 'Stalled')?.reason === 'DataLossNotAllowed');
-    const message = condition(await h.kube.getSchemaMigration(f.ref), 'Stalled')?.message ?? '';
-    expect(message).toContain('2_add-columns.sql');
-    expect(message).toMatch(/more characters cut\)$/);
-    expect(message.length).toBeLessThanOrEqual(4096);
-    await expectUntouched(f, before);
-  });
 });
 
 interface ApiRefusal {

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  ApiextensionsV1Api,
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
@@ -310,7 +309,8 @@ export async function runUntilStopped(h: Harness, f: Fixture, kube: KubeClient):
   } catch (err) {
     stopped = err;
   }
-  if (!(stopped instanceof OperatorStopped)) throw stopped ?? new Error('the operator never stopped');
+  if (stopped instanceof OperatorStopped) return;
+  throw stopped instanceof Error ? stopped : new Error('the operator never stopped');
 }
 
 /** A Deployment of the fixture's namespace as the operator sees it. */
@@ -322,10 +322,9 @@ export function deployment(h: Harness, f: Fixture, name = 'orders-api') {
 export async function createDeployment(
   h: Harness,
   f: Fixture,
-  name: string,
-  replicas: number,
-  spec: Record<string, unknown> = {},
+  deploy: { name: string; replicas: number; spec?: Record<string, unknown> },
 ): Promise<void> {
+  const { name, replicas, spec = {} } = deploy;
   const labels = { app: name };
   await h.apps.createNamespacedDeployment({
     namespace: f.namespace,

@@ -35,7 +35,7 @@ const ANNOTATION = 'schemaops.dev/original-replicas';
 describe('the workload a run scaled is the one it restores', () => {
   it('changing spec.workload mid-run restores the recorded workload; the new one is the next run’s', async () => {
     const f = await createFixture(h, { ...options, pvc: true });
-    await createDeployment(h, f, 'orders-api-v2', 2);
+    await createDeployment(h, f, { name: 'orders-api-v2', replicas: 2 });
     await createMigration(h, f, migrationSpec({ ...options, pvc: true }));
     await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
     expect((await h.kube.getSchemaMigration(f.ref))?.status?.workload).toMatchObject({
@@ -77,9 +77,13 @@ describe('scale-up is done when the recorded replicas are available', () => {
   it('reports timeouts.scaleUp running out, never Ready while the app is not serving, then Ready once it is', async () => {
     const f = await createFixture(h, { files });
     // Pods that never count as available until minReadySeconds is lowered.
-    await createDeployment(h, f, 'orders-api', 2, {
-      minReadySeconds: 3600,
-      progressDeadlineSeconds: 7200,
+    await createDeployment(h, f, {
+      name: 'orders-api',
+      replicas: 2,
+      spec: {
+        minReadySeconds: 3600,
+        progressDeadlineSeconds: 7200,
+      },
     });
     await createMigration(h, f, migrationSpec(options, { timeouts: { scaleUp: '1s' } }));
     let readyWhileDown = false;
@@ -210,5 +214,27 @@ describe('Ready and observedGeneration follow kstatus', () => {
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders'",
       ),
     ).toEqual([]);
+  });
+});
+
+describe('every message written to status is bounded', () => {
+  it('a failure message over 32 KiB is cut, status writes go on, and the workload comes back', async () => {
+    const huge = {
+      ...files,
+      '4_shout.sql': `-- Up Migration\nCREATE TABLE audit (id int);\nDO $$ BEGIN RAISE EXCEPTION '%', repeat('x', 40000); END $$;\n-- Down Migration\nDROP TABLE audit;\n`,
+    };
+    const fixture = { ...options, files: huge };
+    const f = await createFixture(h, fixture);
+    await createMigration(h, f, migrationSpec(fixture));
+    await converge(h, f, (o) => isStalled(o) && o?.status?.plan === undefined);
+    const object = await h.kube.getSchemaMigration(f.ref);
+    const stalledCondition = condition(object, 'Stalled');
+    expect(stalledCondition?.reason).toBe('MigrationFailed');
+    expect(stalledCondition?.message).toContain('4_shout.sql');
+    expect(stalledCondition?.message).toMatch(/more characters cut\)$/);
+    expect(stalledCondition?.message.length).toBeLessThanOrEqual(4096);
+    expect(object?.status?.phase).toBe('Failed');
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('base');
+    await waitFor(async () => (await deployment(h, f))?.availableReplicas === 3, { what: 'replicas back' });
   });
 });

@@ -198,7 +198,7 @@ describe('first install under GitOps', () => {
     );
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
     // The workload the next sync wave creates is left alone.
-    await createDeployment(h, f, 'orders-api', 2);
+    await createDeployment(h, f, { name: 'orders-api', replicas: 2 });
     await converge(h, f, isReady);
     expect(await deployment(h, f)).toMatchObject({ replicas: 2 });
   });
@@ -218,7 +218,7 @@ describe('first install under GitOps', () => {
     expect(condition(object, 'Reconciling')?.message).toContain('orders-api');
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('1_create-orders');
 
-    await createDeployment(h, f, 'orders-api', 2);
+    await createDeployment(h, f, { name: 'orders-api', replicas: 2 });
     const replicas = await converge(h, f, isReady, { workload: 'Deployment' });
     expect(replicas).toContain(0);
     object = await h.kube.getSchemaMigration(f.ref);

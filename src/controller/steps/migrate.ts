@@ -144,32 +144,34 @@ async function migrated(run: Run, target: string): Promise<StepResult> {
   return 'continue';
 }
 
-/** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
-export async function migrate(run: Run): Promise<StepResult> {
+/** Runs the plan unless the database is already at its target (a restart after the commit). */
+async function execute(run: Run): Promise<void> {
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
   const target = run.plan.to ?? 'base';
+  if ((await currentRevision(options)) === target) return;
   const rollingBack = run.plan.direction === 'Down';
+  const verb = rollingBack ? 'rolling back' : 'applying';
+  const message = `${verb} ${run.plan.migrations.length} migration(s) to ${target}`;
+  const reason = rollingBack ? Reason.RollingBack : Reason.Migrating;
+  await writeStatus(run, (o) => summarise(o, progressing(Phase.Migrating, reason, message), run.ctx.now()));
+  observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
+  const started = Date.now();
+  const result = await executePlan(options, recordedPlan(run));
+  run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
+  const count = result.plan.migrations.length;
+  observerOf(run.ctx).migrated(run.plan.direction, count, (Date.now() - started) / 1000);
+  const done = `${count} migration(s); the database is at ${target}`;
+  observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
+}
+
+/** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
+export async function migrate(run: Run): Promise<StepResult> {
   if (!run.object.status?.plan?.migrationStartedAt) {
     const migrationStartedAt = kubeTimestamp(run.ctx.now());
     await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, migrationStartedAt } } : {}));
   }
   try {
-    if ((await currentRevision(options)) !== target) {
-      const verb = rollingBack ? 'rolling back' : 'applying';
-      const message = `${verb} ${run.plan.migrations.length} migration(s) to ${target}`;
-      const reason = rollingBack ? Reason.RollingBack : Reason.Migrating;
-      await writeStatus(run, (o) =>
-        summarise(o, progressing(Phase.Migrating, reason, message), run.ctx.now()),
-      );
-      observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
-      const started = Date.now();
-      const result = await executePlan(options, recordedPlan(run));
-      run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
-      const count = result.plan.migrations.length;
-      observerOf(run.ctx).migrated(run.plan.direction, count, (Date.now() - started) / 1000);
-      const done = `${count} migration(s); the database is at ${target}`;
-      observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
-    }
+    await execute(run);
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;
     if (err.code === MigrationErrorCode.PlanChanged) return endChangedPlan(run, err.message);
@@ -180,5 +182,5 @@ export async function migrate(run: Run): Promise<StepResult> {
         : `; the database is at ${err.revision}`;
     return failRun(run, err.code, `${err.message}${at}`);
   }
-  return migrated(run, target);
+  return migrated(run, run.plan.to ?? 'base');
 }
