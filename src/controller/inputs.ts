@@ -13,6 +13,32 @@ import {
 export interface Inputs {
   readonly databaseUrl: string;
   readonly source: MigrationSource;
+  /** spec.workload names an object that does not exist (yet: a first install under GitOps). */
+  readonly workloadMissing?: boolean;
+}
+
+/**
+ * Why a Secret's value is not a database URL we accept, or undefined when it is one: postgres:// or
+ * postgresql://, parseable, with a host (or a `host` parameter for a socket directory). Never quotes the value.
+ */
+export function databaseUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    return 'it is not a URL (a keyword string such as "host=… dbname=…" is not accepted)';
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    return 'its scheme is not postgres:// or postgresql://';
+  if (url.hostname === '' && !url.searchParams.get('host')) return 'it names no host';
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    decodeURIComponent(url.pathname);
+  } catch {
+    return 'it has a malformed %-escape';
+  }
+  return undefined;
 }
 
 /** Why a run cannot start: said in a condition, nothing touched. */
@@ -48,6 +74,12 @@ async function readDatabaseUrl(
     return refuse(Reason.SecretNotFound, `Secret ${namespace}/${name} (spec.database.urlFrom) not found`);
   if (!secret.value)
     return refuse(Reason.SecretKeyNotFound, `Secret ${namespace}/${name} has no key "${key}"`);
+  const problem = databaseUrlProblem(secret.value);
+  if (problem)
+    return refuse(
+      Reason.InvalidDatabaseURL,
+      `Secret ${namespace}/${name} key "${key}" (spec.database.urlFrom) does not hold a postgres:// or postgresql:// URL: ${problem}`,
+    );
   return secret.value;
 }
 
@@ -92,25 +124,25 @@ async function migrationConfigMaps(
   return [...found.values()];
 }
 
-async function checkObjects(kube: KubeClient, namespace: string, spec: SchemaMigrationSpec): Promise<void> {
-  if (
-    spec.workload &&
-    !(await kube.getWorkload(spec.workload.kind, { namespace, name: spec.workload.name }))
-  ) {
-    return refuse(
-      Reason.WorkloadNotFound,
-      `${spec.workload.kind} ${namespace}/${spec.workload.name} (spec.workload) not found`,
-    );
-  }
+/** Checks the backup PVC; says whether the workload is missing (the caller decides what that means). */
+async function checkObjects(
+  kube: KubeClient,
+  namespace: string,
+  spec: SchemaMigrationSpec,
+): Promise<boolean> {
+  const workloadMissing =
+    spec.workload !== undefined &&
+    !(await kube.getWorkload(spec.workload.kind, { namespace, name: spec.workload.name }));
   if (spec.backup && !(await kube.pvcExists({ namespace, name: spec.backup.pvc }))) {
     refuse(
       Reason.BackupPvcNotFound,
       `PersistentVolumeClaim ${namespace}/${spec.backup.pvc} (spec.backup.pvc) not found`,
     );
   }
+  return workloadMissing;
 }
 
-/** Reads the Secret, the migration ConfigMaps, the workload and the backup PVC; refuses, naming what is missing. */
+/** Reads the Secret, the migration ConfigMaps, the workload and the backup PVC; refuses, naming what is wrong. */
 export async function gatherInputs(
   kube: KubeClient,
   namespace: string,
@@ -119,8 +151,9 @@ export async function gatherInputs(
   try {
     const databaseUrl = await readDatabaseUrl(kube, namespace, spec);
     const files = filesOfConfigMaps(await migrationConfigMaps(kube, namespace, spec));
-    await checkObjects(kube, namespace, spec);
-    return { ok: true, inputs: { databaseUrl, source: parseMigrationSource(files) } };
+    const workloadMissing = await checkObjects(kube, namespace, spec);
+    const source = parseMigrationSource(files);
+    return { ok: true, inputs: { databaseUrl, source, ...(workloadMissing ? { workloadMissing } : {}) } };
   } catch (err) {
     if (err instanceof Refused) return { ok: false, refusal: err.refusal };
     if (err instanceof MigrationError)

@@ -6,18 +6,36 @@ import { timeoutsInMilliseconds, type SchemaMigrationSpec } from '../api/v1alpha
 import type { Plan } from '../api/v1alpha1/status.js';
 import { validateSpec } from '../api/v1alpha1/validate.js';
 import type { ObjectRef, StoredSchemaMigration } from '../kube/types.js';
+import type { RunWorkload } from '../api/v1alpha1/status.js';
 import { currentRevision } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
-import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
+import { checkClaim } from './claim.js';
+import {
+  DONE,
+  observerOf,
+  poll,
+  pollWorkload,
+  TransientError,
+  type ReconcileContext,
+  type ReconcileResult,
+} from './context.js';
 import { hasFinalizer, setFinalizer } from './finalizer.js';
 import { gatherInputs, type Inputs } from './inputs.js';
 import { engineOptions, writeStatus, type Run, type StepResult } from './run.js';
-import { failureStillStands, report, startRun } from './start.js';
+import { failureStillStands, report, reportTransient, startRun } from './start.js';
 import { backUp } from './steps/backup.js';
 import { failRun, settleFailure } from './steps/fail.js';
 import { historyWith } from './steps/history.js';
-import { migrate } from './steps/migrate.js';
-import { releaseWorkload, restoreWorkload, scaleDown } from './steps/workload.js';
+import { databaseBehind, migrate, retryNotDue } from './steps/migrate.js';
+import {
+  describeWorkload,
+  notBackYet,
+  releaseWorkload,
+  restoreWorkload,
+  runWorkload,
+  scaleDown,
+  workloadRecord,
+} from './steps/workload.js';
 import { atTarget, progressing, stalled, summarise, type Summary } from './summary.js';
 
 const suspended: Summary = {
@@ -29,7 +47,7 @@ const suspended: Summary = {
   message: 'spec.suspend is true: nothing is done until it is false',
 };
 
-/** Deletion: give the workload its replicas back before letting the object go. */
+/** Deletion: give the recorded workload its replicas back before letting the object go, whatever the spec says now. */
 async function finalize(
   ctx: ReconcileContext,
   object: StoredSchemaMigration,
@@ -38,34 +56,24 @@ async function finalize(
   if (!hasFinalizer(object)) return DONE;
   const target = { ctx, object };
   const validation = validateSpec(object.spec);
-  const original = object.status?.workload?.originalReplicas;
-  const workload = validation.ok ? validation.spec.workload : undefined;
-  if (workload && original !== undefined) {
-    const what = `${workload.kind} ${object.metadata.namespace}/${workload.name}`;
-    const message = `restoring ${what} to ${original} replicas before deletion`;
+  const record = workloadRecord(object, validation.ok ? validation.spec.workload : undefined);
+  if (record) {
+    const what = describeWorkload(record, object.metadata.namespace);
+    const message = `restoring ${what} to ${record.originalReplicas} replicas before deletion`;
     await writeStatus(target, (o) =>
       summarise(o, progressing(Phase.Deleting, Reason.Deleting, message), ctx.now()),
     );
-    await releaseWorkload(ctx.kube, object.metadata.namespace, workload, original);
-    log.info({ replicas: original }, 'workload restored before deletion');
+    const release = await releaseWorkload(ctx.kube, object.metadata.namespace, record);
+    log.info({ replicas: record.originalReplicas, release }, 'workload restored before deletion');
   }
   await setFinalizer(ctx.kube, target.object, false);
   return DONE;
 }
 
-/** Where the database is, for deciding whether the migrate step is behind or ahead of us. */
-async function databaseAt(run: Run): Promise<string> {
-  try {
-    return await currentRevision(engineOptions(run.spec, run.inputs.databaseUrl, run.log));
-  } catch (err) {
-    if (err instanceof MigrationError) throw new TransientError(err.code, err.message, { cause: err });
-    throw err;
-  }
-}
-
 async function finish(run: Run): Promise<ReconcileResult> {
   const now = run.ctx.now();
   const to = run.plan.to ?? 'base';
+  // Ready for the run's generation (the conditions say which): a spec changed mid-run is the next run's.
   await writeStatus(run, (o) => ({
     ...summarise(o, atTarget(`the database is at ${to}`), now),
     history: historyWith(run, 'Succeeded', now),
@@ -76,26 +84,38 @@ async function finish(run: Run): Promise<ReconcileResult> {
   run.log.info({ revision: to }, 'run finished');
   const downtime = run.object.status?.history?.[0]?.downtimeSeconds;
   if (downtime !== undefined) observerOf(run.ctx).downtime(downtime);
-  return DONE;
+  const newer = run.plan.generation !== undefined && run.object.metadata.generation !== run.plan.generation;
+  return newer ? poll : DONE;
 }
 
 /** The steps of a run in order; each is idempotent and skips itself when its work is done. */
 async function runSteps(run: Run): Promise<ReconcileResult> {
-  const { workload, backup } = run.spec;
-  const behind = (await databaseAt(run)) !== (run.plan.to ?? 'base');
-  const steps: (() => Promise<StepResult>)[] = [];
-  if (behind && workload) steps.push(() => scaleDown(run, workload));
-  if (behind && backup) steps.push(() => backUp(run, backup));
-  if (behind) steps.push(() => migrate(run));
-  if (workload) steps.push(() => restoreWorkload(run, workload));
-  for (const step of [...steps, () => finish(run)]) {
-    if (run.ctx.stopSteps?.aborted) return DONE; // lease lost or SIGTERM: whoever leads next resumes here
+  const notDue = retryNotDue(run);
+  if (notDue) return notDue;
+  const behind = await databaseBehind(run);
+  if (typeof behind !== 'boolean') return behind === 'continue' ? DONE : behind;
+  for (const step of stepsOf(run, behind)) {
+    if (stopping(run)) return DONE; // lease lost or SIGTERM: whoever leads next resumes here
     const result = await step();
     if (result !== 'continue') return result;
     if (!run.object.status?.plan) return DONE; // the step ended the run (a failure)
   }
-  return DONE;
+  return stopping(run) ? DONE : finish(run);
 }
+
+/** The steps still to take, in order; with the database already at the target only the restore is left. */
+function stepsOf(run: Run, behind: boolean): (() => Promise<StepResult>)[] {
+  const workload = runWorkload(run.plan, run.spec);
+  const { backup } = run.spec;
+  const steps: (() => Promise<StepResult>)[] = [];
+  if (behind && workload) steps.push(() => scaleDown(run, workload));
+  if (behind && backup) steps.push(() => backUp(run, backup));
+  if (behind) steps.push(() => migrate(run));
+  steps.push(() => restoreWorkload(run));
+  return steps;
+}
+
+const stopping = (run: Run): boolean => run.ctx.stopSteps?.aborted === true;
 
 function newRun(
   ctx: ReconcileContext,
@@ -149,6 +169,96 @@ function refuseToStart(
     : undefined;
 }
 
+/**
+ * Brings back a workload an earlier failed run (KeepWorkloadDown) left at 0, unless the run about to start scales
+ * that same workload: Ready never comes while an app the operator touched is down.
+ */
+async function restoreHeld(
+  target: { ctx: ReconcileContext; object: StoredSchemaMigration },
+  spec: SchemaMigrationSpec,
+  keepIf: RunWorkload | undefined,
+): Promise<{ wait: ReconcileResult } | { object: StoredSchemaMigration }> {
+  const { ctx } = target;
+  const record = workloadRecord(target.object, spec.workload);
+  if (!record || (keepIf?.kind === record.kind && keepIf.name === record.name))
+    return { object: target.object };
+  const namespace = target.object.metadata.namespace;
+  const release = await releaseWorkload(ctx.kube, namespace, record);
+  const missing = release === 'released' ? await notBackYet(ctx.kube, namespace, record) : undefined;
+  if (missing !== undefined) {
+    const what = describeWorkload(record, namespace);
+    const message = `restoring ${what}, kept at 0 by an earlier failed run (${missing})`;
+    await report(ctx, target.object, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message));
+    return { wait: pollWorkload };
+  }
+  await writeStatus(target, () => ({ workload: null }));
+  target.object = await setFinalizer(ctx.kube, target.object, false);
+  return { object: target.object };
+}
+
+/** How often a SchemaMigration waiting for its workload, or for the owner of its database, looks again. */
+const RECHECK_MS = 5_000;
+
+/**
+ * The workload spec.workload names does not exist. On an empty database (first install under GitOps, where the
+ * workload comes in a later sync wave) nothing can be using it, so the run goes without scaling; otherwise
+ * the operator waits for the workload to appear, looking again on its own.
+ */
+async function withoutWorkload(
+  { ctx, object }: { ctx: ReconcileContext; object: StoredSchemaMigration },
+  spec: SchemaMigrationSpec & { workload: RunWorkload },
+  inputs: Inputs,
+  log: Logger,
+): Promise<{ workloadNote: string } | { awaitWorkload: () => Promise<ReconcileResult> } | ReconcileResult> {
+  const what = `${describeWorkload(spec.workload, object.metadata.namespace)} (spec.workload)`;
+  let at: string;
+  try {
+    at = await currentRevision(engineOptions(spec, inputs.databaseUrl, log));
+  } catch (err) {
+    if (!(err instanceof MigrationError)) throw err;
+    return reportTransient(ctx, object, new TransientError(err.code, err.message, { cause: err }));
+  }
+  if (at === 'base')
+    return {
+      workloadNote: `${what} does not exist yet and the database is empty (base): nothing can be using it, so nothing is scaled`,
+    };
+  const message = `waiting for ${what} to exist: the database is at ${at}, so an app may be using it; checked again every ${RECHECK_MS / 1000}s`;
+  // Only a run with work to do waits: a database already at the target is Ready without the workload.
+  return {
+    awaitWorkload: async () => {
+      await report(ctx, object, progressing(Phase.Pending, Reason.WaitingForWorkload, message), {
+        plan: null,
+      });
+      return { requeueAfterMs: RECHECK_MS };
+    },
+  };
+}
+
+/** A new run: one owner per database, a workload that exists (or a first install), then the plan. */
+async function newRunFor(
+  target: { ctx: ReconcileContext; object: StoredSchemaMigration },
+  spec: SchemaMigrationSpec,
+  inputs: Inputs,
+  log: Logger,
+): Promise<{ object: StoredSchemaMigration; plan: Plan } | ReconcileResult> {
+  const { ctx } = target;
+  const claimed = await checkClaim(target, inputs.databaseUrl, spec);
+  if (claimed) {
+    await report(ctx, target.object, stalled(claimed.reason, claimed.message), { plan: null });
+    return { requeueAfterMs: RECHECK_MS * 6 };
+  }
+  const held = (keepIf?: RunWorkload) => restoreHeld(target, spec, keepIf);
+  const { workload } = spec;
+  if (!workload || !inputs.workloadMissing)
+    return startRun(ctx, target.object, spec, { inputs, log, workload, restoreHeld: held });
+  const absent = await withoutWorkload({ ctx, object: target.object }, { ...spec, workload }, inputs, log);
+  if ('awaitWorkload' in absent)
+    return startRun(ctx, target.object, spec, { inputs, log, workload, restoreHeld: held, ...absent });
+  if (!('workloadNote' in absent)) return absent;
+  const start = { inputs, log, workload: undefined, workloadNote: absent.workloadNote, restoreHeld: held };
+  return startRun(ctx, target.object, spec, start);
+}
+
 /** The part of a reconcile that needs a valid spec: the inputs, then a new run or the next step. */
 async function reconcileSpec(
   ctx: ReconcileContext,
@@ -156,16 +266,20 @@ async function reconcileSpec(
   spec: SchemaMigrationSpec,
   log: Logger,
 ): Promise<ReconcileResult> {
+  const target = { ctx, object };
   const plan = runUnderWay(object);
-  const refused = plan ? undefined : refuseToStart(ctx, object, spec);
+  // A run that ended (even if the process stopped right after its last status write) holds no finalizer.
+  if (!plan && !object.status?.workload) target.object = await setFinalizer(ctx.kube, object, false);
+  const refused = plan ? undefined : refuseToStart(ctx, target.object, spec);
   if (refused) return refused;
   const gathered = await gatherInputs(ctx.kube, object.metadata.namespace, spec);
-  if (!gathered.ok && plan) return failWithoutInputs(ctx, { object, plan, spec }, gathered.refusal, log);
+  if (!gathered.ok && plan)
+    return failWithoutInputs(ctx, { object: target.object, plan, spec }, gathered.refusal, log);
   if (!gathered.ok) {
     const { reason, message } = gathered.refusal;
-    return report(ctx, object, stalled(reason, message), { plan: null });
+    return report(ctx, target.object, stalled(reason, message), { plan: null });
   }
-  const state = plan ? { object, plan } : await startRun(ctx, object, spec, { inputs: gathered.inputs, log });
+  const state = plan ? { object: target.object, plan } : await newRunFor(target, spec, gathered.inputs, log);
   if (!('plan' in state)) return state;
   const run = newRun(ctx, { ...state, spec, inputs: gathered.inputs }, log);
   if (run.object.status?.failure && plan) return settleFailure(run);

@@ -3,7 +3,7 @@ import { Annotation } from '../api/v1alpha1/keys.js';
 import { Phase } from '../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../api/v1alpha1/set-condition.js';
 import type { Approval, SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
-import type { Plan as StatusPlan } from '../api/v1alpha1/status.js';
+import type { RunWorkload, Plan as StatusPlan } from '../api/v1alpha1/status.js';
 import type { StoredSchemaMigration } from '../kube/types.js';
 import { planToTarget } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
@@ -54,7 +54,7 @@ async function planFor(spec: SchemaMigrationSpec, inputs: Inputs, log: Logger): 
 }
 
 /** Says in status why nothing happens yet, then lets the queue retry with backoff. */
-async function reportTransient(
+export async function reportTransient(
   ctx: ReconcileContext,
   object: StoredSchemaMigration,
   err: TransientError,
@@ -112,6 +112,28 @@ async function awaitApproval(
   });
 }
 
+/** How a new run starts: its inputs, and the workload it acts on (none on a first install before it exists). */
+export interface RunStart {
+  readonly inputs: Inputs;
+  readonly log: Logger;
+  readonly workload: RunWorkload | undefined;
+  /** Why the spec's workload is not scaled (first install: it does not exist yet and the database is empty). */
+  readonly workloadNote?: string;
+  /** The workload does not exist and the database is in use: a plan with work waits for it (this reports so). */
+  readonly awaitWorkload?: () => Promise<ReconcileResult>;
+  /** Brings back a workload an earlier failed run kept down: the object as it is then, or what to wait for. */
+  readonly restoreHeld: (
+    keepIf?: RunWorkload,
+  ) => Promise<{ readonly wait: ReconcileResult } | { readonly object: StoredSchemaMigration }>;
+}
+
+/** The WorkloadScaledDown condition a run starts with. */
+function workloadCondition(start: RunStart) {
+  if (start.workloadNote)
+    return { reason: Reason.WorkloadNotCreatedYet, message: start.workloadNote } as const;
+  return { reason: start.workload ? Reason.ScalingDown : Reason.NoWorkload, message: '' } as const;
+}
+
 /**
  * Plans from the database to the target and, when there is work, writes the plan to status before any action.
  * Returns the started plan, or the result to end the reconcile with (at target, refused).
@@ -120,7 +142,7 @@ export async function startRun(
   ctx: ReconcileContext,
   object: StoredSchemaMigration,
   spec: SchemaMigrationSpec,
-  inputs: { inputs: Inputs; log: Logger },
+  inputs: RunStart,
 ): Promise<{ object: StoredSchemaMigration; plan: StatusPlan } | ReconcileResult> {
   let plan: Plan | Summary;
   try {
@@ -131,34 +153,65 @@ export async function startRun(
   }
   // A plan waiting for approval (status.plan without startedAt) is replaced by whatever this reconcile finds.
   if (!('hash' in plan)) return report(ctx, object, plan, { plan: null });
-  if (plan.migrations.length === 0) {
-    return report(ctx, object, atTarget(`the database is at ${plan.to}`), {
-      currentRevision: plan.to,
-      failure: null,
-      plan: null,
-    });
-  }
+  if (plan.migrations.length === 0) return reportAtTarget(ctx, plan, inputs);
+  const held = await passGates({ ctx, object }, spec, plan, inputs);
+  if (!('object' in held)) return held;
+  return beginRun({ ctx, object: held.object }, spec, plan, inputs);
+}
+
+/** Ready means the app is back too: a workload an earlier failed run kept down comes back first. */
+async function reportAtTarget(ctx: ReconcileContext, plan: Plan, inputs: RunStart): Promise<ReconcileResult> {
+  const held = await inputs.restoreHeld();
+  if ('wait' in held) return held.wait;
+  return report(ctx, held.object, atTarget(`the database is at ${plan.to}`), {
+    currentRevision: plan.to,
+    failure: null,
+    plan: null,
+  });
+}
+
+/** What must hold before a run acts: data loss allowed, the workload there, approval given, a held workload back. */
+async function passGates(
+  { ctx, object }: { ctx: ReconcileContext; object: StoredSchemaMigration },
+  spec: SchemaMigrationSpec,
+  plan: Plan,
+  inputs: RunStart,
+): Promise<{ object: StoredSchemaMigration } | ReconcileResult> {
   if (plan.destructive && !spec.policy.allowDataLoss)
     return report(ctx, object, dataLossRefusal(plan), { currentRevision: plan.from, plan: null });
+  if (inputs.awaitWorkload) return inputs.awaitWorkload();
   if (
     needsApproval(spec.policy.approval, plan) &&
     object.metadata.annotations?.[Annotation.approve] !== plan.hash
   )
     return awaitApproval(ctx, object, plan);
+  // A workload kept down by an earlier run stays down only if this run scales the same one.
+  const held = await inputs.restoreHeld(inputs.workload);
+  return 'wait' in held ? held.wait : { object: held.object };
+}
+
+/** Writes the run's plan, its first phase and the finalizer: from here on the run acts. */
+async function beginRun(
+  { ctx, object }: { ctx: ReconcileContext; object: StoredSchemaMigration },
+  spec: SchemaMigrationSpec,
+  plan: Plan,
+  inputs: RunStart,
+): Promise<{ object: StoredSchemaMigration; plan: StatusPlan }> {
   const now = ctx.now();
-  const started = statusPlan(plan, now);
+  const started: StatusPlan = {
+    ...statusPlan(plan, now),
+    generation: object.metadata.generation ?? 0,
+    ...(inputs.workload ? { workload: inputs.workload } : {}),
+  };
   const run = { ctx, object };
-  const first = spec.workload ? Phase.ScalingDown : spec.backup ? Phase.BackingUp : Phase.Migrating;
-  const message = `${started.direction === 'Up' ? 'applying' : 'rolling back'} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}`;
-  if (spec.workload) run.object = await setFinalizer(ctx.kube, run.object, true);
+  const first = inputs.workload ? Phase.ScalingDown : spec.backup ? Phase.BackingUp : Phase.Migrating;
+  const verb = started.direction === 'Up' ? 'applying' : 'rolling back';
+  const note = inputs.workloadNote ? `; ${inputs.workloadNote}` : '';
+  const message = `${verb} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}${note}`;
+  if (inputs.workload) run.object = await setFinalizer(ctx.kube, run.object, true);
   await writeStatus(run, (o) => ({
     ...summarise(o, progressing(first, Reason.Progressing, message), now, [
-      {
-        type: ConditionType.WorkloadScaledDown,
-        status: ConditionStatus.False,
-        reason: spec.workload ? Reason.ScalingDown : Reason.NoWorkload,
-        message: '',
-      },
+      { type: ConditionType.WorkloadScaledDown, status: ConditionStatus.False, ...workloadCondition(inputs) },
       {
         type: ConditionType.BackedUp,
         status: ConditionStatus.False,

@@ -45,17 +45,54 @@ export const stalled = (reason: string, message: string, phase: Phase = Phase.St
 
 const status = (value: boolean) => (value ? ConditionStatus.True : ConditionStatus.False);
 
+/**
+ * The generation the conditions describe: while a run is under way, the one whose spec it carries out (a spec
+ * changed mid-run is not observed until that run ends and the next one starts); otherwise the current one.
+ */
+export function describedGeneration(object: StoredSchemaMigration): number {
+  const plan = object.status?.plan;
+  if (plan?.startedAt && plan.generation !== undefined) return plan.generation;
+  return object.metadata.generation ?? 0;
+}
+
 /** Applies condition changes on top of the stored conditions. */
 export function conditionsWith(
   object: StoredSchemaMigration,
   changes: readonly ConditionChange[],
   now: Date,
 ): Condition[] {
-  const generation = object.metadata.generation ?? 0;
+  const generation = describedGeneration(object);
   return changes.reduce<Condition[]>(
     (list, change) => setCondition(list, change, generation, now),
     object.status?.conditions ?? [],
   );
+}
+
+/**
+ * At the target, the step conditions agree with Ready whatever write was lost before: Migrated is True and a
+ * workload once scaled down is back.
+ */
+function agreeingWithReady(object: StoredSchemaMigration, summary: Summary): ConditionChange[] {
+  if (!summary.ready) return [];
+  const scaled = object.status?.conditions?.find((c) => c.type === ConditionType.WorkloadScaledDown);
+  return [
+    {
+      type: ConditionType.Migrated,
+      status: ConditionStatus.True,
+      reason: Reason.AtTargetRevision,
+      message: summary.message,
+    },
+    ...(scaled?.status === ConditionStatus.True
+      ? [
+          {
+            type: ConditionType.WorkloadScaledDown,
+            status: ConditionStatus.False,
+            reason: Reason.WorkloadRestored,
+            message: 'the workload is back',
+          },
+        ]
+      : []),
+  ];
 }
 
 /** The status changes that show a summary, plus any step conditions. */
@@ -85,11 +122,12 @@ export function summarise(
       reason: summary.stalled ? summary.reason : Reason.Progressing,
       message: summary.stalled ? summary.message : '',
     },
+    ...agreeingWithReady(object, summary),
     ...steps,
   ];
   return {
     phase: summary.phase,
-    observedGeneration: object.metadata.generation ?? 0,
+    observedGeneration: describedGeneration(object),
     conditions: conditionsWith(object, changes, now),
   };
 }

@@ -126,13 +126,14 @@ export function selectorString(selector: V1LabelSelector | undefined): string {
  */
 export function toWorkloadState(
   workload: {
-    metadata?: { annotations?: Record<string, string> };
+    metadata?: { uid?: string; annotations?: Record<string, string> };
     spec?: { replicas?: number };
     status?: { replicas?: number; availableReplicas?: number };
   },
   pods?: number,
 ): WorkloadState {
   return {
+    uid: workload.metadata?.uid ?? '',
     replicas: workload.spec?.replicas ?? 1,
     currentReplicas: pods ?? workload.status?.replicas ?? 0,
     availableReplicas: workload.status?.availableReplicas ?? 0,

@@ -24,6 +24,8 @@ export interface StoredSchemaMigration {
 
 /** What the reconciler needs of a Deployment or StatefulSet. */
 export interface WorkloadState {
+  /** metadata.uid: tells the workload a run scaled from another of the same name created since. */
+  readonly uid: string;
   /** spec.replicas (the scale subresource's spec). */
   readonly replicas: number;
   /** Pods of the workload (by its selector) that exist, terminating ones included; 0 once scale-down has finished. */

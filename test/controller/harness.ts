@@ -275,3 +275,75 @@ export async function listBackupJobs(h: Harness, f: Fixture): Promise<string[]> 
 }
 
 export { freshDatabase };
+
+/** Thrown by a client from stopsAt: the operator "stopped" there (a crash, a lost write). */
+export class OperatorStopped extends Error {}
+
+/** A client that stops the operator (throws) the first time `method` is called with arguments that match. */
+export function stopsAt<K extends keyof KubeClient>(
+  kube: KubeClient,
+  method: K,
+  when: (...args: Parameters<KubeClient[K]>) => boolean = () => true,
+): KubeClient {
+  let stopped = false;
+  return new Proxy(kube, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (property !== method || typeof value !== 'function') return value;
+      return (...args: Parameters<KubeClient[K]>) => {
+        if (!stopped && when(...args)) {
+          stopped = true;
+          throw new OperatorStopped(`operator stopped before ${String(method)}`);
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/** Runs reconciles with `kube` until it stops the operator; fails if it never does. */
+export async function runUntilStopped(h: Harness, f: Fixture, kube: KubeClient): Promise<void> {
+  let stopped: unknown;
+  try {
+    await converge(h, f, () => false, { ctx: h.context(kube), timeoutMs: 20_000 });
+  } catch (err) {
+    stopped = err;
+  }
+  if (stopped instanceof OperatorStopped) return;
+  throw stopped instanceof Error ? stopped : new Error('the operator never stopped');
+}
+
+/** A Deployment of the fixture's namespace as the operator sees it. */
+export function deployment(h: Harness, f: Fixture, name = 'orders-api') {
+  return h.kube.getWorkload('Deployment', { namespace: f.namespace, name });
+}
+
+/** Another Deployment in the fixture's namespace (its own labels), waited for until its pods exist. */
+export async function createDeployment(
+  h: Harness,
+  f: Fixture,
+  deploy: { name: string; replicas: number; spec?: Record<string, unknown> },
+): Promise<void> {
+  const { name, replicas, spec = {} } = deploy;
+  const labels = { app: name };
+  await h.apps.createNamespacedDeployment({
+    namespace: f.namespace,
+    body: {
+      metadata: { name },
+      spec: { replicas, selector: { matchLabels: labels }, template: podTemplate(labels), ...spec },
+    },
+  });
+  await waitFor(async () => (await deployment(h, f, name))?.currentReplicas === replicas, {
+    what: `Deployment ${name} to start`,
+  });
+}
+
+export async function deleteMigration(h: Harness, f: Fixture): Promise<void> {
+  await h.custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    namespace: f.namespace,
+    name: f.ref.name,
+  });
+}

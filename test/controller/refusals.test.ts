@@ -78,12 +78,6 @@ describe('bad input is refused before any action', () => {
       'NoMigrationsFound',
       'selector',
     ],
-    [
-      'a missing workload',
-      { workload: { kind: 'Deployment', name: 'gone-api' } },
-      'WorkloadNotFound',
-      'gone-api',
-    ],
     ['a missing backup PVC', { backup: { pvc: 'no-pvc' } }, 'BackupPvcNotFound', 'no-pvc'],
     ['an unknown target', { targetRevision: '9_nothing' }, 'UnknownTarget', '9_nothing.sql'],
     ['a malformed target', { targetRevision: 'drop table orders' }, 'InvalidSpec', 'spec.targetRevision'],

@@ -406,7 +406,13 @@ describe('workloads', () => {
       },
       { what: 'the StatefulSet to reach 1 available replica' },
     );
-    expect(up).toEqual({ replicas: 1, currentReplicas: 1, availableReplicas: 1, annotations: {} });
+    expect(up).toEqual({
+      uid: expect.any(String),
+      replicas: 1,
+      currentReplicas: 1,
+      availableReplicas: 1,
+      annotations: {},
+    });
 
     await client.scaleWorkload('StatefulSet', ref, 0);
     await waitFor(
@@ -418,6 +424,7 @@ describe('workloads', () => {
     );
     await client.annotateWorkload('StatefulSet', ref, { 'schemaops.dev/paused': 'true' });
     expect(await client.getWorkload('StatefulSet', ref)).toEqual({
+      uid: up.uid,
       replicas: 0,
       currentReplicas: 0,
       availableReplicas: 0,

@@ -36,6 +36,10 @@ export const Reason = {
   RestoringWorkload: 'RestoringWorkload',
   /** A retry was requested through the `schemaops.dev/retry` annotation. */
   RetryRequested: 'RetryRequested',
+  /** The migrate step waits for a lock another session holds (retried with backoff until timeouts.migration). */
+  WaitingForLock: 'WaitingForLock',
+  /** spec.workload does not exist and the database is not empty: waiting for the workload to appear. */
+  WaitingForWorkload: 'WaitingForWorkload',
 
   // Success and steady state
   /** The database is at the target revision (and the workload, if any, is back). */
@@ -45,6 +49,8 @@ export const Reason = {
   WorkloadRestored: 'WorkloadRestored',
   /** spec.workload is omitted: an online migration. */
   NoWorkload: 'NoWorkload',
+  /** First install: spec.workload does not exist yet and the database was empty, so nothing needed scaling. */
+  WorkloadNotCreatedYet: 'WorkloadNotCreatedYet',
   BackupSucceeded: 'BackupSucceeded',
   /** spec.backup is omitted. */
   BackupNotConfigured: 'BackupNotConfigured',
@@ -55,6 +61,10 @@ export const Reason = {
   InvalidSpec: 'InvalidSpec',
   SecretNotFound: 'SecretNotFound',
   SecretKeyNotFound: 'SecretKeyNotFound',
+  /** The Secret's value is not a postgres:// or postgresql:// URL (the message names Secret and key, never the value). */
+  InvalidDatabaseURL: 'InvalidDatabaseURL',
+  /** Another SchemaMigration owns the same database and migrations table. */
+  DatabaseClaimed: 'DatabaseClaimed',
   ConfigMapNotFound: 'ConfigMapNotFound',
   /** migrations.selector matched no ConfigMap. */
   NoMigrationsFound: 'NoMigrationsFound',
@@ -70,6 +80,10 @@ export const Reason = {
 
   // A run failed part-way: policy.onFailure applies
   ScaleDownTimedOut: 'ScaleDownTimedOut',
+  /** The workload did not have its recorded replicas available within timeouts.scaleUp (kept being checked). */
+  ScaleUpTimedOut: 'ScaleUpTimedOut',
+  /** Held locks or lost connections outlasted timeouts.migration. */
+  MigrationTimedOut: 'MigrationTimedOut',
   BackupFailed: 'BackupFailed',
   /** The backup Job hit activeDeadlineSeconds (timeouts.backup). */
   BackupTimedOut: 'BackupTimedOut',

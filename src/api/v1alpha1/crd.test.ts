@@ -103,7 +103,14 @@ describe('validateSpec', () => {
       workload: { kind: 'Deployment', name: 'orders-api' },
       backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 5, jobTTL: '24h' },
       policy: { approval: 'Automatic', onFailure: 'RestoreWorkload', allowDataLoss: false },
-      timeouts: { scaleDown: '5m', backup: '30m', migration: '30m', lock: '2s', statement: '10m' },
+      timeouts: {
+        scaleDown: '5m',
+        scaleUp: '5m',
+        backup: '30m',
+        migration: '30m',
+        lock: '2s',
+        statement: '10m',
+      },
       suspend: false,
     });
   });

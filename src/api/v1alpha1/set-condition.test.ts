@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConditionType, Reason } from './conditions.js';
+import { MESSAGE_LIMIT } from './status.js';
 import {
+  boundMessage,
   findCondition,
   isConditionTrue,
   kubeTimestamp,
@@ -79,5 +81,20 @@ describe('setCondition', () => {
 
   it('formats metav1.Time in UTC without fractions', () => {
     expect(kubeTimestamp(new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 999)))).toBe('2026-01-02T03:04:05Z');
+  });
+});
+
+describe('boundMessage', () => {
+  it('cuts a message over the limit and says how much was cut', () => {
+    const long = 'x'.repeat(40_000);
+    const cut = boundMessage(long, 100);
+    expect(cut).toHaveLength(100);
+    expect(cut).toMatch(/more characters cut\)$/);
+    expect(boundMessage('short', 100)).toBe('short');
+  });
+
+  it('is applied by setCondition: a condition message never exceeds the limit', () => {
+    const [condition] = setCondition(undefined, { ...reconciling, message: 'y'.repeat(40_000) }, 1, t0);
+    expect(condition?.message.length).toBe(MESSAGE_LIMIT);
   });
 });

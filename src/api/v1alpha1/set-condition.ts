@@ -1,5 +1,5 @@
 import type { ConditionStatus } from './conditions.js';
-import type { Condition } from './status.js';
+import { MESSAGE_LIMIT, type Condition } from './status.js';
 
 /** What a step decides about one condition; the setter adds the bookkeeping. */
 export interface ConditionChange {
@@ -12,6 +12,13 @@ export interface ConditionChange {
 /** metav1.Time: RFC 3339 in UTC, whole seconds. */
 export function kubeTimestamp(now: Date): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A message cut to `limit` characters, saying how much was cut: a long refusal never breaks a status write. */
+export function boundMessage(message: string, limit = MESSAGE_LIMIT): string {
+  if (message.length <= limit) return message;
+  const note = ` … (${message.length - limit} more characters cut)`;
+  return `${message.slice(0, limit - note.length)}${note}`;
 }
 
 /**
@@ -30,7 +37,12 @@ export function setCondition(
     previous !== undefined && previous.status === change.status
       ? previous.lastTransitionTime
       : kubeTimestamp(now);
-  const next: Condition = { ...change, observedGeneration, lastTransitionTime };
+  const next: Condition = {
+    ...change,
+    message: boundMessage(change.message),
+    observedGeneration,
+    lastTransitionTime,
+  };
   if (previous === undefined) return [...list, next];
   return list.map((c) => (c === previous ? next : c));
 }

@@ -129,8 +129,15 @@ export const policySchema = z
 export const timeoutsSchema = z
   .object({
     scaleDown: duration('5m', 'How long the workload may take to reach zero pods.'),
+    scaleUp: duration(
+      '5m',
+      'How long the workload may take to have its recorded replicas available again; reported when it runs out.',
+    ),
     backup: duration('30m', 'The backup Job deadline (activeDeadlineSeconds).'),
-    migration: duration('30m', 'The whole migration, lock retries included.'),
+    migration: duration(
+      '30m',
+      'The migrate step, counted from its start: held locks and lost connections are retried until then.',
+    ),
     lock: duration('2s', 'PostgreSQL lock_timeout; a lock timeout is retried with backoff.'),
     statement: duration('10m', 'PostgreSQL statement_timeout.'),
   })
@@ -170,6 +177,7 @@ export type MigrationsSource = z.output<typeof migrationsSourceSchema>;
 export function timeoutsInMilliseconds(timeouts: Timeouts): Record<keyof Timeouts, number> {
   return {
     scaleDown: parseDuration(timeouts.scaleDown),
+    scaleUp: parseDuration(timeouts.scaleUp),
     backup: parseDuration(timeouts.backup),
     migration: parseDuration(timeouts.migration),
     lock: parseDuration(timeouts.lock),

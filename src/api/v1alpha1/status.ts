@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConditionStatus } from './conditions.js';
 import { PHASES } from './phases.js';
+import { WORKLOAD_KINDS } from './spec.js';
 
 /** At most this many runs are kept in status.history, newest first. */
 export const HISTORY_LIMIT = 10;
@@ -10,6 +11,17 @@ export const OUTCOMES = ['Succeeded', 'Failed'] as const;
 
 const timestamp = z.iso.datetime({ offset: true });
 const revision = z.string().describe('A migration name, or "base" for none.');
+
+/** The longest message the operator writes to a condition; longer ones are cut (the API allows 32 KiB). */
+export const MESSAGE_LIMIT = 4096;
+
+/** The workload a run acts on, named when the run starts: a later change to spec.workload is the next run's. */
+export const runWorkloadSchema = z
+  .object({
+    kind: z.enum(WORKLOAD_KINDS),
+    name: z.string(),
+  })
+  .describe('The workload this run scales down and restores, fixed when the run started.');
 
 /** metav1.Condition. */
 export const conditionSchema = z.object({
@@ -40,6 +52,27 @@ export const planSchema = z
       .string()
       .optional()
       .describe("The run's backup Job, recorded before it is created so a restart adopts it."),
+    generation: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('The metadata.generation whose spec this run carries out.'),
+    workload: runWorkloadSchema.optional(),
+    migrationStartedAt: timestamp
+      .optional()
+      .describe('When the migrate step began: timeouts.migration counts from here.'),
+    migrationAttempts: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('How many times the migrate step met a held lock or a lost connection.'),
+    migrationRetryAt: z
+      .string()
+      .optional()
+      .describe('When the migrate step tries again after a held lock or a lost connection (RFC 3339, ms).'),
+    restoreStartedAt: timestamp
+      .optional()
+      .describe('When the workload was scaled back up: timeouts.scaleUp counts from here.'),
   })
   .describe('The run under way or waiting for approval.');
 
@@ -79,9 +112,24 @@ export const statusSchema = z
     currentRevision: z.string().optional().describe('Read from the database, not remembered.'),
     plan: planSchema.optional(),
     workload: z
-      .object({ originalReplicas: z.int().min(0) })
+      .object({
+        kind: z.enum(WORKLOAD_KINDS).optional(),
+        name: z.string().optional(),
+        uid: z.string().optional(),
+        originalReplicas: z.int().min(0),
+      })
       .optional()
-      .describe('Recorded before the workload is scaled down.'),
+      .describe(
+        'The workload a run scaled down, recorded before scaling: restored from this record, never from the spec.',
+      ),
+    claim: z
+      .object({
+        database: z.string().describe('host:port/dbname, without credentials.'),
+        migrationsTable: z.string().describe('schema.table of the migrations table.'),
+        claimedAt: z.string().describe('When this SchemaMigration claimed the database (RFC 3339, ms).'),
+      })
+      .optional()
+      .describe('The database this SchemaMigration owns; a second one for the same database is refused.'),
     lastBackup: lastBackupSchema.optional(),
     history: z.array(historyEntrySchema).max(HISTORY_LIMIT).optional().describe('Newest first.'),
     failure: failureSchema.optional(),
@@ -93,6 +141,9 @@ export const statusSchema = z
   .describe('Written by the operator through the status subresource.');
 
 export type Condition = z.output<typeof conditionSchema>;
+export type RunWorkload = z.output<typeof runWorkloadSchema>;
+export type WorkloadRecord = NonNullable<SchemaMigrationStatus['workload']>;
+export type Claim = NonNullable<SchemaMigrationStatus['claim']>;
 export type Plan = z.output<typeof planSchema>;
 export type Direction = Plan['direction'];
 export type LastBackup = z.output<typeof lastBackupSchema>;

@@ -6,7 +6,7 @@ import { setFinalizer } from '../finalizer.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
 import { stalled, summarise } from '../summary.js';
 import { historyWith } from './history.js';
-import { releaseWorkload } from './workload.js';
+import { releaseWorkload, workloadRecord } from './workload.js';
 
 /**
  * Ends a run that failed after it began acting: the failure is written first (so a restart finishes this
@@ -22,7 +22,8 @@ export async function failRun(run: Run, reason: string, message: string): Promis
   await writeStatus(run, (o) => ({
     ...summarise(o, stalled(reason, detail, Phase.Failed), now),
     failure: {
-      generation: o.metadata.generation ?? 0,
+      // The run's generation: a spec changed mid-run gets a run of its own.
+      generation: run.plan.generation ?? o.metadata.generation ?? 0,
       ...(o.metadata.annotations?.[Annotation.retry]
         ? { retry: o.metadata.annotations[Annotation.retry] }
         : {}),
@@ -36,13 +37,13 @@ export async function failRun(run: Run, reason: string, message: string): Promis
 
 /** Applies policy.onFailure to a failed run and clears its plan; safe to repeat after a restart. */
 export async function settleFailure(run: Run): Promise<ReconcileResult> {
-  const original = run.object.status?.workload?.originalReplicas;
+  const record = workloadRecord(run.object, run.spec.workload);
   const keepDown = run.spec.policy.onFailure === 'KeepWorkloadDown';
-  if (run.spec.workload && original !== undefined && !keepDown) {
-    await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, run.spec.workload, original);
+  if (record && !keepDown) {
+    await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, record);
     await writeStatus(run, () => ({ workload: null }));
   }
   await writeStatus(run, () => ({ plan: null }));
-  if (!keepDown || original === undefined) run.object = await setFinalizer(run.ctx.kube, run.object, false);
+  if (!keepDown || !record) run.object = await setFinalizer(run.ctx.kube, run.object, false);
   return DONE;
 }

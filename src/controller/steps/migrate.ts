@@ -1,20 +1,32 @@
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
+import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
 import { currentRevision, executePlan, type PlanToExecute } from '../../migrations/engine.js';
 import { MigrationError, MigrationErrorCode } from '../../migrations/errors.js';
 import { parseTarget } from '../../migrations/target.js';
-import { observerOf, poll, TransientError } from '../context.js';
+import { observerOf, poll, type ReconcileResult } from '../context.js';
 import { setFinalizer } from '../finalizer.js';
-import { engineOptions, elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
+import { lockHolders, type Waited } from '../lock-holders.js';
+import { engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
-import { releaseWorkload } from './workload.js';
+import { releaseWorkload, workloadRecord } from './workload.js';
 
-/** A lock held elsewhere or a lost connection is retried, until timeouts.migration runs out. */
-function isRetryable(err: MigrationError): boolean {
-  return (
-    err.code === MigrationErrorCode.MigrationLocked || err.code === MigrationErrorCode.DatabaseUnreachable
-  );
+/** Backoff between attempts of the migrate step: doubling from this, up to MAX_BACKOFF_MS. */
+const FIRST_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+/** PostgreSQL's lock_not_available: a statement gave up waiting for a lock after lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** What the migrate step waits on, if the error is one it outlasts: a held lock or a lost connection. */
+function waitingOn(err: MigrationError): { reason: string; waited?: Waited } | undefined {
+  if (err.code === MigrationErrorCode.MigrationLocked)
+    return { reason: Reason.WaitingForLock, waited: 'migration lock' };
+  if (err.code === MigrationErrorCode.DatabaseUnreachable) return { reason: Reason.DatabaseUnreachable };
+  const sqlState = (err.cause as { code?: unknown } | undefined)?.code;
+  if (err.code === MigrationErrorCode.MigrationFailed && sqlState === LOCK_NOT_AVAILABLE)
+    return { reason: Reason.WaitingForLock, waited: 'table lock' };
+  return undefined;
 }
 
 /** The plan recorded in status, with the inputs the engine plans again from under its lock. */
@@ -38,9 +50,8 @@ function recordedPlan(run: Run): PlanToExecute {
 async function endChangedPlan(run: Run, message: string): Promise<StepResult> {
   run.log.warn({ hash: run.plan.hash }, 'plan changed; the run ends without SQL');
   observerOf(run.ctx).event(run.object, 'Warning', Reason.PlanChanged, message);
-  const original = run.object.status?.workload?.originalReplicas;
-  if (run.spec.workload && original !== undefined)
-    await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, run.spec.workload, original);
+  const record = workloadRecord(run.object, run.spec.workload);
+  if (record) await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, record);
   await writeStatus(run, (o) => ({
     ...summarise(
       o,
@@ -54,52 +65,72 @@ async function endChangedPlan(run: Run, message: string): Promise<StepResult> {
   return poll;
 }
 
-/** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
-export async function migrate(run: Run): Promise<StepResult> {
-  const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
-  const target = run.plan.to ?? 'base';
+/** Says what the step waits on: who holds the lock, or why the database cannot be reached. */
+async function describeWait(run: Run, err: MigrationError, waited: Waited | undefined): Promise<string> {
+  if (waited === undefined) return `the database is unreachable: ${err.message}`;
+  const pids = await lockHolders(run.inputs.databaseUrl, waited);
+  const holders = pids.length === 0 ? 'another session' : `pid ${pids.join(', pid ')}`;
+  return waited === 'migration lock'
+    ? `the migration lock is held by ${holders} (another migration of this database)`
+    : `a table lock is held by ${holders}; ${err.message}`;
+}
+
+/**
+ * A held lock or a lost connection: try again with backoff until timeouts.migration, counted from the start of
+ * the migrate step; then the run fails and policy.onFailure applies. Status says what it waits on.
+ */
+export async function waitAndRetry(run: Run, err: MigrationError): Promise<StepResult> {
+  const waiting = waitingOn(err);
+  if (!waiting) return failRun(run, err.code, err.message);
   const now = run.ctx.now();
-  const rollingBack = run.plan.direction === 'Down';
-  try {
-    if ((await currentRevision(options)) !== target) {
-      const verb = rollingBack ? 'rolling back' : 'applying';
-      const message = `${verb} ${run.plan.migrations.length} migration(s) to ${target}`;
-      await writeStatus(run, (o) =>
-        summarise(
-          o,
-          progressing(Phase.Migrating, rollingBack ? Reason.RollingBack : Reason.Migrating, message),
-          now,
-        ),
-      );
-      observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
-      const started = Date.now();
-      const result = await executePlan(options, recordedPlan(run));
-      run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
-      observerOf(run.ctx).migrated(
-        run.plan.direction,
-        result.plan.migrations.length,
-        (Date.now() - started) / 1000,
-      );
-      const done = `${result.plan.migrations.length} migration(s); the database is at ${target}`;
-      observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
-    }
-  } catch (err) {
-    if (!(err instanceof MigrationError)) throw err;
-    if (err.code === MigrationErrorCode.PlanChanged) return endChangedPlan(run, err.message);
-    if (isRetryable(err) && elapsedMs(run) < run.timeouts.migration) {
-      throw new TransientError(err.code, err.message, { cause: err });
-    }
-    const at =
-      err.revision === undefined || err.message.includes('the database is at')
-        ? ''
-        : `; the database is at ${err.revision}`;
-    return failRun(run, err.code, `${err.message}${at}`);
+  const plan = run.object.status?.plan ?? run.plan;
+  const started = Date.parse(plan.migrationStartedAt ?? kubeTimestamp(now));
+  const attempt = (plan.migrationAttempts ?? 0) + 1;
+  const what = await describeWait(run, err, waiting.waited);
+  const left = started + run.timeouts.migration - now.getTime();
+  if (left <= 0) {
+    const message = `gave up after ${attempt} attempt(s) in ${run.spec.timeouts.migration} (timeouts.migration, from the start of the migrate step): ${what}`;
+    return failRun(run, Reason.MigrationTimedOut, message);
   }
+  const delay = Math.max(100, Math.min(FIRST_BACKOFF_MS * 2 ** (attempt - 1), MAX_BACKOFF_MS, left));
+  const migrationRetryAt = new Date(now.getTime() + delay).toISOString();
+  const message = `waiting: ${what} (attempt ${attempt}, next in ${Math.ceil(delay / 1000)}s; gives up ${run.spec.timeouts.migration} after the migrate step began)`;
+  run.log.info({ attempt, delayMs: delay, reason: waiting.reason }, 'migrate step waits');
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.Migrating, waiting.reason, message), now),
+    ...(o.status?.plan ? { plan: { ...o.status.plan, migrationAttempts: attempt, migrationRetryAt } } : {}),
+  }));
+  return { requeueAfterMs: delay };
+}
+
+/** While a retry of the migrate step is due later, nothing is done (a status write wakes the queue early). */
+export function retryNotDue(run: Run): ReconcileResult | undefined {
+  const at = run.object.status?.plan?.migrationRetryAt;
+  const wait = at === undefined ? 0 : Date.parse(at) - run.ctx.now().getTime();
+  return wait > 0 ? { requeueAfterMs: wait } : undefined;
+}
+
+/** Where the database is, for a run whose migrate step began; waits like the step when it cannot be reached. */
+export async function databaseBehind(run: Run): Promise<boolean | StepResult> {
+  const target = run.plan.to ?? 'base';
+  const migrated = run.object.status?.conditions?.find((c) => c.type === ConditionType.Migrated);
+  if (migrated?.status === ConditionStatus.True && run.object.status?.currentRevision === target)
+    return false;
+  if (!run.plan.migrationStartedAt) return true;
+  try {
+    return (await currentRevision(engineOptions(run.spec, run.inputs.databaseUrl, run.log))) !== target;
+  } catch (err) {
+    if (err instanceof MigrationError) return waitAndRetry(run, err);
+    throw err;
+  }
+}
+
+async function migrated(run: Run, target: string): Promise<StepResult> {
   await writeStatus(run, (o) => ({
     ...summarise(
       o,
       progressing(Phase.Migrating, Reason.MigrationSucceeded, `the database is at ${target}`),
-      now,
+      run.ctx.now(),
       [
         {
           type: ConditionType.Migrated,
@@ -112,4 +143,45 @@ export async function migrate(run: Run): Promise<StepResult> {
     currentRevision: target,
   }));
   return 'continue';
+}
+
+/** Runs the plan unless the database is already at its target (a restart after the commit). */
+async function execute(run: Run): Promise<void> {
+  const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
+  const target = run.plan.to ?? 'base';
+  if ((await currentRevision(options)) === target) return;
+  const rollingBack = run.plan.direction === 'Down';
+  const verb = rollingBack ? 'rolling back' : 'applying';
+  const message = `${verb} ${run.plan.migrations.length} migration(s) to ${target}`;
+  const reason = rollingBack ? Reason.RollingBack : Reason.Migrating;
+  await writeStatus(run, (o) => summarise(o, progressing(Phase.Migrating, reason, message), run.ctx.now()));
+  observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
+  const started = Date.now();
+  const result = await executePlan(options, recordedPlan(run));
+  run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
+  const count = result.plan.migrations.length;
+  observerOf(run.ctx).migrated(run.plan.direction, count, (Date.now() - started) / 1000);
+  const done = `${count} migration(s); the database is at ${target}`;
+  observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
+}
+
+/** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
+export async function migrate(run: Run): Promise<StepResult> {
+  if (!run.object.status?.plan?.migrationStartedAt) {
+    const migrationStartedAt = kubeTimestamp(run.ctx.now());
+    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, migrationStartedAt } } : {}));
+  }
+  try {
+    await execute(run);
+  } catch (err) {
+    if (!(err instanceof MigrationError)) throw err;
+    if (err.code === MigrationErrorCode.PlanChanged) return endChangedPlan(run, err.message);
+    if (waitingOn(err)) return waitAndRetry(run, err);
+    const at =
+      err.revision === undefined || err.message.includes('the database is at')
+        ? ''
+        : `; the database is at ${err.revision}`;
+    return failRun(run, err.code, `${err.message}${at}`);
+  }
+  return migrated(run, run.plan.to ?? 'base');
 }

@@ -1,74 +1,129 @@
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
-import type { WorkloadRef } from '../../api/v1alpha1/spec.js';
-import type { KubeClient } from '../../kube/types.js';
+import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
+import type { WorkloadKind, WorkloadRef } from '../../api/v1alpha1/spec.js';
+import type { Plan, RunWorkload } from '../../api/v1alpha1/status.js';
+import type { KubeClient, StoredSchemaMigration } from '../../kube/types.js';
 import { observerOf, pollWorkload } from '../context.js';
 import { elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
-import { progressing, summarise } from '../summary.js';
+import { progressing, stalled, summarise } from '../summary.js';
 import { failRun } from './fail.js';
 
-/** Scales the workload back to the recorded replicas and drops the annotation; does not wait. */
-export async function releaseWorkload(
-  kube: KubeClient,
-  namespace: string,
-  workload: WorkloadRef,
-  originalReplicas: number,
-): Promise<void> {
-  const ref = { namespace, name: workload.name };
-  const state = await kube.getWorkload(workload.kind, ref);
-  if (!state) return;
-  if (state.replicas !== originalReplicas) await kube.scaleWorkload(workload.kind, ref, originalReplicas);
-  if (Annotation.originalReplicas in state.annotations) {
-    await kube.annotateWorkload(workload.kind, ref, { [Annotation.originalReplicas]: null });
-  }
+/** The workload a scale-down recorded in status: what is restored, whatever the spec names now. */
+export interface WorkloadRecord {
+  readonly kind: WorkloadKind;
+  readonly name: string;
+  /** Absent only in records written before uids were recorded. */
+  readonly uid?: string;
+  readonly originalReplicas: number;
 }
 
-function describe(workload: WorkloadRef, namespace: string): string {
+/** How often a workload that outlived timeouts.scaleUp is looked at again. */
+const SLOW_POLL_MS = 5_000;
+
+/**
+ * The recorded workload, if a run scaled one down and has not given it back. Records from before kind and
+ * name were recorded fall back to the spec's workload (`legacy`), the only thing they can mean.
+ */
+export function workloadRecord(
+  object: StoredSchemaMigration,
+  legacy?: WorkloadRef,
+): WorkloadRecord | undefined {
+  const recorded = object.status?.workload;
+  if (!recorded) return undefined;
+  const kind = recorded.kind ?? legacy?.kind;
+  const name = recorded.name ?? legacy?.name;
+  if (kind === undefined || name === undefined) return undefined;
+  return {
+    kind,
+    name,
+    ...(recorded.uid ? { uid: recorded.uid } : {}),
+    originalReplicas: recorded.originalReplicas,
+  };
+}
+
+/** The workload a run acts on: named in its plan when it started (older plans: the spec's). */
+export function runWorkload(
+  plan: Plan,
+  spec: { workload?: WorkloadRef | undefined },
+): RunWorkload | undefined {
+  if (plan.generation === undefined) return spec.workload;
+  return plan.workload;
+}
+
+export function describeWorkload(workload: { kind: string; name: string }, namespace: string): string {
   return `${workload.kind} ${namespace}/${workload.name}`;
 }
 
-/** Records the original replicas (status, then an annotation), scales to 0 and waits until no pods are left. */
-export async function scaleDown(run: Run, workload: WorkloadRef): Promise<StepResult> {
+/** What a release found: the recorded workload scaled back, gone, or replaced by another of the same name. */
+export type Release = 'released' | 'gone' | 'replaced';
+
+/** Scales the recorded workload back to its recorded replicas and drops the annotation; does not wait. */
+export async function releaseWorkload(
+  kube: KubeClient,
+  namespace: string,
+  record: WorkloadRecord,
+): Promise<Release> {
+  const ref = { namespace, name: record.name };
+  const state = await kube.getWorkload(record.kind, ref);
+  if (!state) return 'gone';
+  // Another object under the same name was never scaled by us: leave it as its owner set it.
+  if (record.uid !== undefined && state.uid !== record.uid) return 'replaced';
+  if (state.replicas !== record.originalReplicas)
+    await kube.scaleWorkload(record.kind, ref, record.originalReplicas);
+  if (Annotation.originalReplicas in state.annotations) {
+    await kube.annotateWorkload(record.kind, ref, { [Annotation.originalReplicas]: null });
+  }
+  return 'released';
+}
+
+/** What is missing before the recorded workload serves again (its recorded replicas, available), or undefined when it does. */
+export async function notBackYet(
+  kube: KubeClient,
+  namespace: string,
+  record: WorkloadRecord,
+): Promise<string | undefined> {
+  const state = await kube.getWorkload(record.kind, { namespace, name: record.name });
+  if (!state || (record.uid !== undefined && state.uid !== record.uid)) return undefined;
+  const { originalReplicas: wanted } = record;
+  if (state.currentReplicas === wanted && state.availableReplicas >= wanted) return undefined;
+  return `${state.availableReplicas}/${wanted} replicas available`;
+}
+
+/**
+ * Records the workload (kind, name, uid, original replicas: status, then an annotation), scales it to 0 and
+ * waits until no pod of it is left, terminating ones included.
+ */
+export async function scaleDown(run: Run, workload: RunWorkload): Promise<StepResult> {
   const { kube } = run.ctx;
   const namespace = run.object.metadata.namespace;
   const ref = { namespace, name: workload.name };
+  const what = describeWorkload(workload, namespace);
   const state = await kube.getWorkload(workload.kind, ref);
-  if (!state)
-    return failRun(
-      run,
-      Reason.WorkloadNotFound,
-      `${describe(workload, namespace)} disappeared during the run`,
-    );
-  let original = run.object.status?.workload?.originalReplicas;
+  if (!state) return failRun(run, Reason.WorkloadNotFound, `${what} disappeared during the run`);
+  let original = workloadRecord(run.object)?.originalReplicas;
   if (original === undefined) {
     const annotated = Number(state.annotations[Annotation.originalReplicas]);
     original = Number.isInteger(annotated) && annotated >= 0 ? annotated : state.replicas;
-    const recorded = original;
-    await writeStatus(run, () => ({ workload: { originalReplicas: recorded } }));
+    const record = { kind: workload.kind, name: workload.name, uid: state.uid, originalReplicas: original };
+    await writeStatus(run, () => ({ workload: record }));
   }
   if (state.annotations[Annotation.originalReplicas] !== String(original)) {
     await kube.annotateWorkload(workload.kind, ref, { [Annotation.originalReplicas]: String(original) });
   }
   if (state.replicas !== 0) {
     await kube.scaleWorkload(workload.kind, ref, 0);
-    observerOf(run.ctx).event(
-      run.object,
-      'Normal',
-      'ScalingDown',
-      `scaling ${describe(workload, namespace)} from ${original} to 0 replicas`,
-    );
+    const note = `scaling ${what} from ${original} to 0 replicas`;
+    observerOf(run.ctx).event(run.object, 'Normal', 'ScalingDown', note);
   }
   const now = run.ctx.now();
   if (state.replicas !== 0 || state.currentReplicas > 0) {
     if (elapsedMs(run) > run.timeouts.scaleDown) {
-      return failRun(
-        run,
-        Reason.ScaleDownTimedOut,
-        `${describe(workload, namespace)} still has pods after ${run.spec.timeouts.scaleDown}`,
-      );
+      const message = `${what} still has pods after ${run.spec.timeouts.scaleDown}`;
+      return failRun(run, Reason.ScaleDownTimedOut, message);
     }
-    const message = `scaling ${describe(workload, namespace)} from ${original} to 0 replicas`;
+    const message = `scaling ${what} from ${original} to 0 replicas (${state.currentReplicas} pod(s) left)`;
     await writeStatus(run, (o) =>
       summarise(o, progressing(Phase.ScalingDown, Reason.ScalingDown, message), now),
     );
@@ -80,66 +135,88 @@ export async function scaleDown(run: Run, workload: WorkloadRef): Promise<StepRe
   );
   if (recorded) return 'continue';
   await writeStatus(run, (o) =>
-    summarise(
-      o,
-      progressing(Phase.ScalingDown, Reason.ScaledDown, `${describe(workload, namespace)} is at 0 replicas`),
-      now,
-      [
-        {
-          type: ConditionType.WorkloadScaledDown,
-          status: ConditionStatus.True,
-          reason: Reason.ScaledDown,
-          message: `was ${original} replicas`,
-        },
-      ],
-    ),
+    summarise(o, progressing(Phase.ScalingDown, Reason.ScaledDown, `${what} is at 0 replicas`), now, [
+      {
+        type: ConditionType.WorkloadScaledDown,
+        status: ConditionStatus.True,
+        reason: Reason.ScaledDown,
+        message: `was ${original} replicas`,
+      },
+    ]),
   );
   return 'continue';
 }
 
-/** Scales the workload back to the recorded replicas and waits until they are all there. */
-export async function restoreWorkload(run: Run, workload: WorkloadRef): Promise<StepResult> {
-  const original = run.object.status?.workload?.originalReplicas;
-  if (original === undefined) return 'continue';
-  const { kube } = run.ctx;
-  const namespace = run.object.metadata.namespace;
-  const ref = { namespace, name: workload.name };
-  const now = run.ctx.now();
-  await releaseWorkload(kube, namespace, workload, original);
-  const state = await kube.getWorkload(workload.kind, ref);
-  // Back means serving: the recorded replicas exist and are available, not merely created.
-  if (state && (state.currentReplicas !== original || state.availableReplicas < original)) {
-    const message = `restoring ${describe(workload, namespace)} to ${original} replicas`;
-    await writeStatus(run, (o) =>
-      summarise(o, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message), now),
-    );
-    return pollWorkload;
-  }
+/** The recorded workload is gone or replaced: nothing to bring back, and status says so. */
+async function nothingToRestore(run: Run, record: WorkloadRecord, release: Release): Promise<StepResult> {
+  const what = describeWorkload(record, run.object.metadata.namespace);
+  const why = release === 'gone' ? 'was deleted' : 'was replaced by another object of the same name';
+  const note = `${what} ${why} during the run; nothing to scale back`;
+  observerOf(run.ctx).event(run.object, 'Warning', Reason.WorkloadRestoreFailed, note);
+  run.log.warn({ workload: what }, note);
   await writeStatus(run, (o) => ({
-    ...summarise(
-      o,
-      progressing(
-        Phase.RestoringWorkload,
-        Reason.WorkloadRestored,
-        `${describe(workload, namespace)} is back`,
-      ),
-      now,
-      [
-        {
-          type: ConditionType.WorkloadScaledDown,
-          status: ConditionStatus.False,
-          reason: Reason.WorkloadRestored,
-          message: `back to ${original} replicas`,
-        },
-      ],
-    ),
+    ...summarise(o, progressing(Phase.RestoringWorkload, Reason.WorkloadRestoreFailed, note), run.ctx.now(), [
+      {
+        type: ConditionType.WorkloadScaledDown,
+        status: ConditionStatus.False,
+        reason: Reason.WorkloadRestoreFailed,
+        message: note,
+      },
+    ]),
     workload: null,
   }));
-  observerOf(run.ctx).event(
-    run.object,
-    'Normal',
-    'WorkloadRestored',
-    `${describe(workload, namespace)} is back to ${original} replicas`,
+  return 'continue';
+}
+
+/** Still coming back: progress while timeouts.scaleUp lasts, then a Stalled report (and it is looked at again). */
+async function awaitAvailable(run: Run, record: WorkloadRecord, progress: string): Promise<StepResult> {
+  const now = run.ctx.now();
+  const what = describeWorkload(record, run.object.metadata.namespace);
+  const since = run.object.status?.plan?.restoreStartedAt;
+  const waited = since ? now.getTime() - Date.parse(since) : 0;
+  if (waited > run.timeouts.scaleUp) {
+    const message = `${what} has ${progress} after ${run.spec.timeouts.scaleUp} (timeouts.scaleUp); the database is at ${run.plan.to ?? 'base'}; still checking`;
+    await writeStatus(run, (o) => summarise(o, stalled(Reason.ScaleUpTimedOut, message), now));
+    return { requeueAfterMs: SLOW_POLL_MS };
+  }
+  const message = `restoring ${what} to ${record.originalReplicas} replicas (${progress})`;
+  await writeStatus(run, (o) =>
+    summarise(o, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message), now),
   );
+  return pollWorkload;
+}
+
+/**
+ * Scales the recorded workload back to its recorded replicas and waits until they are available: back means
+ * serving, not merely created.
+ */
+export async function restoreWorkload(run: Run): Promise<StepResult> {
+  const record = workloadRecord(run.object, run.spec.workload);
+  if (!record) return 'continue';
+  const { kube } = run.ctx;
+  const namespace = run.object.metadata.namespace;
+  const now = run.ctx.now();
+  if (!run.object.status?.plan?.restoreStartedAt) {
+    const restoreStartedAt = kubeTimestamp(now);
+    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, restoreStartedAt } } : {}));
+  }
+  const release = await releaseWorkload(kube, namespace, record);
+  if (release !== 'released') return nothingToRestore(run, record, release);
+  const progress = await notBackYet(kube, namespace, record);
+  if (progress !== undefined) return awaitAvailable(run, record, progress);
+  const what = describeWorkload(record, namespace);
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.RestoringWorkload, Reason.WorkloadRestored, `${what} is back`), now, [
+      {
+        type: ConditionType.WorkloadScaledDown,
+        status: ConditionStatus.False,
+        reason: Reason.WorkloadRestored,
+        message: `back to ${record.originalReplicas} replicas`,
+      },
+    ]),
+    workload: null,
+  }));
+  const note = `${what} is back to ${record.originalReplicas} replicas`;
+  observerOf(run.ctx).event(run.object, 'Normal', 'WorkloadRestored', note);
   return 'continue';
 }
