@@ -256,6 +256,30 @@ export async function recordPhases(
   return { phases: () => [...seen], stop: () => request.abort() };
 }
 
+/**
+ * How many pods of the fixture's workload existed after each pod event, from a watch opened before the run: a
+ * moment with none is seen however briefly it lasted.
+ */
+export async function recordPodCounts(
+  h: Harness,
+  f: Fixture,
+): Promise<{ counts: () => number[]; stop: () => void }> {
+  const alive = new Set<string>();
+  const counts: number[] = [];
+  const request = await new Watch(h.kc).watch(
+    `/api/v1/namespaces/${f.namespace}/pods`,
+    { labelSelector: 'app=orders-api' },
+    (type, pod: { metadata?: { name?: string } }) => {
+      const name = pod.metadata?.name ?? '';
+      if (type === 'DELETED') alive.delete(name);
+      else alive.add(name);
+      counts.push(alive.size);
+    },
+    () => undefined,
+  );
+  return { counts: () => [...counts], stop: () => request.abort() };
+}
+
 /** Consecutive repeats folded into one: the phases a person watching would see change. */
 export const transitions = (phases: readonly string[]) => phases.filter((p, i) => p !== phases[i - 1]);
 
