@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
-import type { KubeClient } from '../../src/kube/types.js';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query, testPostgres } from '../support/db.js';
 import { waitFor } from '../localcluster/support.js';
@@ -17,7 +16,9 @@ import {
   mergePatch,
   migrationSpec,
   patchMigration,
+  runUntilStopped,
   startHarness,
+  stopsAt,
   type Fixture,
   type Harness,
 } from './harness.js';
@@ -32,36 +33,6 @@ afterAll(async () => {
 
 const options = deploymentWithBackup;
 
-class OperatorStopped extends Error {}
-
-/** A client that stops the operator (throws) the first time `method` is called with arguments that match. */
-function stopsAt<K extends keyof KubeClient>(
-  kube: KubeClient,
-  method: K,
-  when: (...args: Parameters<KubeClient[K]>) => boolean = () => true,
-): KubeClient {
-  let stopped = false;
-  return new Proxy(kube, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (property !== method || typeof value !== 'function') return value;
-      return (...args: Parameters<KubeClient[K]>) => {
-        if (!stopped && when(...args)) {
-          stopped = true;
-          throw new OperatorStopped(`operator stopped before ${String(method)}`);
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
-
-async function runUntilStopped(f: Fixture, kube: KubeClient): Promise<void> {
-  await expect(
-    converge(h, f, () => false, { ctx: h.context(kube), timeoutMs: 20_000 }),
-  ).rejects.toBeInstanceOf(OperatorStopped);
-}
-
 async function workload(f: Fixture) {
   return h.kube.getWorkload('Deployment', { namespace: f.namespace, name: 'orders-api' });
 }
@@ -70,7 +41,7 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
   it('after the scale-down, before the backup Job: one Job, replicas back', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
-    await runUntilStopped(f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
     expect(await workload(f)).toMatchObject({ replicas: 0 });
     expect(await listBackupJobs(h, f)).toEqual([]);
 
@@ -83,7 +54,7 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
   it('during the backup Job: the Job is adopted, not duplicated', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
-    await runUntilStopped(f, stopsAt(h.context().kube, 'getJobTerminationMessage'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'getJobTerminationMessage'));
     expect(await listBackupJobs(h, f)).toHaveLength(1);
 
     await converge(h, f, isReady);
@@ -95,6 +66,7 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
     await runUntilStopped(
+      h,
       f,
       stopsAt(h.context().kube, 'scaleWorkload', (_kind, _ref, replicas) => replicas > 0),
     );
@@ -114,7 +86,7 @@ describe('deletion and recovery', () => {
   it('deleting a SchemaMigration mid-run restores the replicas first', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
-    await runUntilStopped(f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
     expect(await workload(f)).toMatchObject({ replicas: 0 });
     await h.custom.deleteNamespacedCustomObject({
       group: GROUP,
