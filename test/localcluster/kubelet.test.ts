@@ -3,7 +3,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { BatchV1Api, CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  makeInformer,
+  type V1ConfigMap,
+  type V1Job,
+} from '@kubernetes/client-node';
 import { RUN_COMMAND_ANNOTATION } from '../../src/localcluster/index.js';
 import { freshDatabase, query } from '../support/db.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -29,6 +36,10 @@ afterAll(async () => {
   await faults?.close();
   await t?.close();
 });
+
+/** The Job's condition of that type when it is True: the Job finished that way. */
+const finished = (job: V1Job, type: 'Complete' | 'Failed') =>
+  job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 
 /** The processes whose command line names this cluster's data directory: its components and pods. */
 async function processesOf(dataDir: string): Promise<string[]> {
@@ -220,11 +231,7 @@ describe('the local cluster', () => {
     const job = await waitFor(
       async () => {
         const j = await batch.readNamespacedJob({ namespace: 'default', name: 'backup' });
-        return j.status?.conditions?.some(
-          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
-        )
-          ? j
-          : undefined;
+        return finished(j, 'Complete') || finished(j, 'Failed') ? j : undefined;
       },
       { timeoutMs: 20_000, what: 'the backup job to finish' },
     );
@@ -270,7 +277,7 @@ describe('the local cluster', () => {
     const job = await waitFor(
       async () => {
         const j = await batch.readNamespacedJob({ namespace: 'default', name: 'broken' });
-        return j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True') ? j : undefined;
+        return finished(j, 'Failed') ? j : undefined;
       },
       { what: 'the job to fail' },
     );
@@ -304,7 +311,7 @@ describe('the local cluster', () => {
     const job = await waitFor(
       async () => {
         const j = await batch.readNamespacedJob({ namespace: 'default', name: 'slow' });
-        return j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True') ? j : undefined;
+        return finished(j, 'Failed') ? j : undefined;
       },
       { what: 'the deadline' },
     );
@@ -333,10 +340,10 @@ describe('the local cluster', () => {
         },
       },
     });
-    const finished = await waitFor(
+    const complete = await waitFor(
       async () => {
         const j = await batch.readNamespacedJob({ namespace: 'default', name: 'short-lived' });
-        return j.status?.conditions?.find((c) => c.type === 'Complete' && c.status === 'True');
+        return finished(j, 'Complete');
       },
       { what: 'the job to complete' },
     );
@@ -354,6 +361,6 @@ describe('the local cluster', () => {
       { timeoutMs: 10_000, what: 'the TTL to delete the job and its pod' },
     );
     // Not before its time: at least the TTL after the Complete condition.
-    expect(Date.now() - new Date(finished.lastTransitionTime!).getTime()).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - new Date(complete.lastTransitionTime!).getTime()).toBeGreaterThanOrEqual(900);
   });
 });
