@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { V1Container, V1Job } from '@kubernetes/client-node';
 import { freshDatabase, query, testPostgres } from '../../test/support/db.js';
 import {
@@ -292,7 +292,8 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
       const shim = [
         '#!/bin/sh',
         `PATH='${realPath}'`,
-        `{ printf 'argv:'; printf ' %s' "$0" "$@"; printf '\\n'; env | sed 's/^/env: /'; } >> '${log}'`,
+        // A file per process: programs of one pipeline run at once and would interleave their lines.
+        `{ printf 'argv:'; printf ' %s' "$0" "$@"; printf '\\n'; env | sed 's/^/env: /'; } >> '${log}.'$$`,
         `exec ${program} "$@"`,
       ].join('\n');
       writeFileSync(join(bin, program), `${shim}\n`, { mode: 0o755 });
@@ -357,7 +358,10 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect(run.stderr).toContain('pg_dump to orders-20261121T120000Z.dump');
     expect(run.status).toBe(0);
 
-    const recorded = readFileSync(log, 'utf8');
+    const recorded = readdirSync(dir)
+      .filter((name) => name.startsWith(`${basename(log)}.`))
+      .map((name) => readFileSync(join(dir, name), 'utf8'))
+      .join('');
     const argv = recorded.split('\n').filter((line) => line.startsWith('argv:'));
     expect(argv.map((line) => line.split(' ')[1]!.replace(/^.*\//, ''))).toEqual(
       expect.arrayContaining(['pg_dump', 'pg_restore', 'mv', 'wc', 'tr', 'rm']),
