@@ -15,6 +15,8 @@ export interface FailRule {
   status: number;
   count?: number;
   method?: string;
+  /** Match the path exactly (an object, not its /status subresource). */
+  exact?: boolean;
 }
 
 /** Delay matching requests by `ms`; `count` limits how many (all when absent). */
@@ -23,6 +25,7 @@ export interface DelayRule {
   path?: string;
   method?: string;
   count?: number;
+  exact?: boolean;
 }
 
 /**
@@ -50,15 +53,17 @@ interface Pending<T> {
   remaining: number;
 }
 
-const matches = (rule: { path?: string; method?: string }, method: string, path: string) =>
-  (!rule.method || rule.method.toUpperCase() === method) &&
-  (rule.path === undefined || path.startsWith(rule.path));
+interface Matcher {
+  path?: string;
+  method?: string;
+  exact?: boolean;
+}
 
-function take<T extends { path?: string; method?: string }>(
-  list: Pending<T>[],
-  method: string,
-  path: string,
-) {
+const matches = (rule: Matcher, method: string, path: string) =>
+  (!rule.method || rule.method.toUpperCase() === method) &&
+  (rule.path === undefined || (rule.exact ? path === rule.path : path.startsWith(rule.path)));
+
+function take<T extends Matcher>(list: Pending<T>[], method: string, path: string) {
   const found = list.find((p) => matches(p.rule, method, path));
   if (found && --found.remaining <= 0) list.splice(list.indexOf(found), 1);
   return found?.rule;
@@ -137,6 +142,8 @@ export async function startFaultProxy(upstream: string, ca: string, adminToken: 
       const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
       const delay = take(delays, method, url.pathname);
       if (delay) await sleep(delay.ms);
+      // The client went away while its request was held (a killed operator): the request never arrives.
+      if (delay && req.socket.destroyed) return;
       const failure = take(failures, method, url.pathname);
       if (failure) {
         const body = statusBody(
