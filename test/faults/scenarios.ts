@@ -8,7 +8,7 @@ import { waitFor } from '../support/wait.js';
 import { operator, processes, stopAll } from './crash.js';
 import { databaseWhole, prepareRun, startMigration, violations, type FaultRun } from './invariants.js';
 import { migrationRunning } from './kill-points.js';
-import { conditionIs, observeRun, type RunObserver } from './observe.js';
+import { conditionIs, conditionOf, observeRun, type RunObserver } from './observe.js';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
 import { startRestartablePostgres } from './postgres.js';
 
@@ -72,15 +72,21 @@ export async function lockHeld(h: Harness): Promise<ScenarioReport> {
   };
   let holder: pg.Client | undefined;
   try {
-    return await scenario(h, async ({ run, observer, operator: op }) => {
+    return await scenario(h, async ({ run, observer }) => {
       holder = new pg.Client({ connectionString: asAdmin(run.fixture.databaseUrl) });
       await holder.connect();
       await holder.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_ID]);
       await observer.until((v) => conditionIs(v.object, 'BackedUp', 'True'), 'the backup', 30_000);
-      await waitFor(() => op.output().includes('MigrationLocked'), {
-        timeoutMs: 20_000,
-        what: 'the operator to time out on the lock',
-      });
+      // Status says what the run waits on: the lock, and which session holds it.
+      const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      await observer.until(
+        (v) => {
+          const reconciling = conditionOf(v.object, 'Reconciling');
+          return reconciling?.reason === 'WaitingForLock' && reconciling.message.includes(String(holderPid));
+        },
+        'status to say the run waits for the lock held by that session',
+        30_000,
+      );
       const whole = await databaseWhole(run.fixture.databaseUrl);
       await holder.end();
       holder = undefined;
