@@ -1,5 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { EventsV1Api } from '@kubernetes/client-node';
 import { startHarness, type Harness } from '../controller/harness.js';
+import { testPostgres } from '../support/db.js';
+import { processArgs } from '../secrets/support.js';
+import { operatorOutputs } from './operator-process.js';
 import { stopAll } from './crash.js';
 import {
   leaderFailover,
@@ -12,10 +17,22 @@ import {
 } from './scenarios.js';
 
 let h: Harness;
+/** Every command line on the machine, sampled through the whole suite. */
+const commandLines = new Set<string>();
+let sampling = true;
+let sampler: Promise<void> = Promise.resolve();
 beforeAll(async () => {
   h = await startHarness({ podReadyDelayMs: 700 });
+  sampler = (async () => {
+    while (sampling) {
+      for (const line of await processArgs()) commandLines.add(line.replace(/^\s*\d+\s+/, ''));
+      await sleep(50);
+    }
+  })();
 }, 60_000);
 afterAll(async () => {
+  sampling = false;
+  await sampler;
   await stopAll();
   await h.stop();
 });
@@ -46,4 +63,28 @@ describe('a run under faults ends whole: database, rows, workload, one backup, a
     },
     90_000,
   );
+});
+
+describe('after the faults', () => {
+  it('finds the database password in no operator log, Event, status, Job or Pod spec, nor any command line', async () => {
+    sampling = false;
+    await sampler;
+    const { password } = testPostgres();
+    const namespaces = (await h.core.listNamespace()).items.map((n) => n.metadata?.name ?? '');
+    const places: [string, unknown][] = [['operator logs', operatorOutputs()]];
+    places.push(['Events', (await h.kc.makeApiClient(EventsV1Api).listEventForAllNamespaces({})).items]);
+    places.push(['core Events', (await h.core.listEventForAllNamespaces({})).items]);
+    for (const namespace of namespaces) {
+      places.push([`SchemaMigrations in ${namespace}`, await h.kube.listSchemaMigrations(namespace)]);
+      places.push([`Jobs in ${namespace}`, (await h.batch.listNamespacedJob({ namespace })).items]);
+      places.push([`Pods in ${namespace}`, (await h.core.listNamespacedPod({ namespace })).items]);
+    }
+    places.push(['command lines', [...commandLines]]);
+    expect(operatorOutputs().join('').length).toBeGreaterThan(0);
+    expect([...commandLines].some((line) => line.includes('kube-apiserver'))).toBe(true);
+    const leaks = places
+      .filter(([, value]) => JSON.stringify(value).includes(password))
+      .map(([where]) => where);
+    expect(leaks).toEqual([]);
+  });
 });

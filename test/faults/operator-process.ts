@@ -39,6 +39,9 @@ export interface OperatorProcess {
 }
 
 let started = 0;
+/** What every operator process of this test file printed, for the search for secrets after the suite. */
+const everyOutput: (() => string)[] = [];
+export const operatorOutputs = (): string[] => everyOutput.map((output) => output());
 
 export function startOperatorProcess(
   kubeconfigPath: string,
@@ -64,6 +67,7 @@ export function startOperatorProcess(
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  everyOutput.push(() => output);
   const exited = new Promise<number | NodeJS.Signals>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'SIGKILL')),
   );
