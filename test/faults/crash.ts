@@ -2,7 +2,7 @@ import type { Harness } from '../controller/harness.js';
 import { databaseWhole, prepareRun, startMigration, violations, type FaultRun } from './invariants.js';
 import type { AfterKill, KillContext, KillPoint } from './kill-points.js';
 import { observeRun, type RunObserver } from './observe.js';
-import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
+import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.js';
 
 /** Operator processes a test started; whatever is left is killed after it. */
 export const processes: OperatorProcess[] = [];

@@ -4,7 +4,7 @@ import { EventsV1Api } from '@kubernetes/client-node';
 import { startHarness, type Harness } from '../controller/harness.js';
 import { testPostgres } from '../support/db.js';
 import { processArgs } from '../secrets/support.js';
-import { operatorOutputs } from './operator-process.js';
+import { operatorOutputs } from '../support/operator-process.js';
 import { stopAll } from './crash.js';
 import {
   leaderFailover,

@@ -9,7 +9,7 @@ import { operator, processes, stopAll } from './crash.js';
 import { databaseWhole, prepareRun, startMigration, violations, type FaultRun } from './invariants.js';
 import { migrationRunning } from './kill-points.js';
 import { conditionIs, conditionOf, observeRun, type RunObserver } from './observe.js';
-import { startOperatorProcess, type OperatorProcess } from './operator-process.js';
+import { startOperatorProcess, type OperatorProcess } from '../support/operator-process.js';
 import { startRestartablePostgres } from './postgres.js';
 
 /** What a scenario saw: anything wrong at the moment of the fault, then the invariants once it settled. */
@@ -165,7 +165,7 @@ export async function leaderFailover(
   h.cluster.writeKubeconfig(direct, { token });
   return scenario(h, async ({ run, observer, operator: leader }) => {
     await waitFor(() => leader.leading(), { timeoutMs: 20_000, what: 'the first process to lead' });
-    const standby = startOperatorProcess(direct, 'standby');
+    const standby = startOperatorProcess(direct, { name: 'standby' });
     processes.push(standby);
     await waitFor(() => standby.output().includes('"msg":"operator started"'), {
       timeoutMs: 20_000,

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import {
   startHarness,
   type Harness,
 } from '../controller/harness.js';
+import { startOperatorProcess } from '../support/operator-process.js';
 import { waitFor } from '../support/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,27 +46,7 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 /** `schemaops operator` as a child process on free ports, with everything it prints kept. */
-function startOperatorProcess(extraArgs: string[] = []): { child: ChildProcess; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    [
-      ...cli,
-      'operator',
-      '--kubeconfig',
-      kubeconfigPath,
-      '--metrics-addr',
-      '127.0.0.1:0',
-      '--health-addr',
-      '127.0.0.1:0',
-      ...extraArgs,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  return { child, output: () => output };
-}
+const startOperator = (args: string[] = []) => startOperatorProcess(kubeconfigPath, { args });
 
 describe('schemaops operator as a process', () => {
   it.each([
@@ -90,7 +71,7 @@ describe('schemaops operator as a process', () => {
     const options = { files: slow, workload: { kind: 'Deployment' as const, replicas: 2 } };
     const f = await createFixture(h, options);
     const lease = { namespace: 'default', name: 'schemaops-sigterm' };
-    const { child: operator, output } = startOperatorProcess([
+    const started = startOperator([
       '--leader-elect',
       'true',
       '--lease-name',
@@ -98,6 +79,8 @@ describe('schemaops operator as a process', () => {
       '--lease-namespace',
       lease.namespace,
     ]);
+    const { child: operator } = started;
+    const output = () => started.output();
     const exited = new Promise<number | null>((resolve) => operator.once('exit', resolve));
     await createMigration(h, f, migrationSpec(options));
     await waitFor(async () => (await h.kube.getSchemaMigration(f.ref))?.status?.phase === 'Migrating', {
@@ -131,7 +114,7 @@ describe('schemaops operator as a process', () => {
     const options = { files, workload: { kind: 'Deployment' as const, replicas: 2 } };
     const f = await createFixture(h, options);
     const instances = ['a', 'b'].map(() =>
-      startOperatorProcess([
+      startOperator([
         '--leader-elect',
         'true',
         '--lease-name',

@@ -39,14 +39,20 @@ export interface OperatorProcess {
 }
 
 let started = 0;
-/** What every operator process of this test file printed, for the search for secrets after the suite. */
+/** What every operator process of this test file printed, for a search for secrets after a suite. */
 const everyOutput: (() => string)[] = [];
 export const operatorOutputs = (): string[] => everyOutput.map((output) => output());
 
+/**
+ * Starts `schemaops operator` with the kubeconfig on free ports; `args` are its other flags (by default debug logs and
+ * the leader election above).
+ */
 export function startOperatorProcess(
   kubeconfigPath: string,
-  name = `operator-${++started}`,
+  options: { name?: string; args?: readonly string[] } = {},
 ): OperatorProcess {
+  const name = options.name ?? `operator-${++started}`;
+  const args = options.args ?? ['--log-level', 'debug', ...leaderElection];
   const child = spawn(
     process.execPath,
     [
@@ -58,9 +64,7 @@ export function startOperatorProcess(
       '127.0.0.1:0',
       '--health-addr',
       '127.0.0.1:0',
-      '--log-level',
-      'debug',
-      ...leaderElection,
+      ...args,
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: name } },
   );
