@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
-import { currentRevision } from '../../src/migrations/engine.js';
+import { currentRevision, migrateToTarget } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
 import { files } from './fixtures.js';
 import {
   condition,
@@ -112,6 +113,38 @@ describe('the migrate step waits, visibly and for a bounded time', () => {
       await other.client.end();
     }
     await converge(h, f, isReady);
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
+  });
+
+  it("a lock holder that commits this run's target while the run waits on the lock ends the run as migrated", async () => {
+    const f = await atFirstRevision({ timeouts: { lock: '20s', migration: '60s' } });
+    const other = await holder(f);
+    const waiting = async () => {
+      const rows = await query<{ n: number }>(
+        f.databaseUrl,
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+      );
+      return rows[0]?.n ?? 0;
+    };
+    await other.client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK]);
+    // First in the lock's queue: another run of the same files to latest (a leader that lost its lease, say).
+    const first = migrateToTarget(
+      { databaseUrl: f.databaseUrl, waitForLock: true, lockTimeoutMs: 20_000 },
+      files,
+      {
+        kind: 'latest',
+      },
+    );
+    await waitFor(async () => (await waiting()) === 1, { what: 'the first run to wait for the lock' });
+    await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
+    const run = converge(h, f, isReady);
+    await waitFor(async () => (await waiting()) === 2, { what: 'the operator to wait for the lock' });
+    await other.client.end();
+    await first;
+    await run;
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.history?.[0]).toMatchObject({ to: '3_create-customers', outcome: 'Succeeded' });
+    expect(condition(object, 'Migrated')?.status).toBe('True');
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
   });
 

@@ -165,6 +165,12 @@ async function execute(run: Run): Promise<void> {
   observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
 }
 
+/** Whether the database is at the run's target now (false when it cannot be read). */
+async function reachedTarget(run: Run): Promise<boolean> {
+  const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
+  return (await currentRevision(options).catch(() => undefined)) === (run.plan.to ?? 'base');
+}
+
 /** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
 export async function migrate(run: Run): Promise<StepResult> {
   if (!run.object.status?.plan?.migrationStartedAt) {
@@ -175,7 +181,11 @@ export async function migrate(run: Run): Promise<StepResult> {
     await execute(run);
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;
-    if (err.code === MigrationErrorCode.PlanChanged) return endChangedPlan(run, err.message);
+    if (err.code === MigrationErrorCode.PlanChanged) {
+      // The lock was held by a leader that lost its lease mid-migration: its commit of this plan is this run's.
+      if (await reachedTarget(run)) return migrated(run, run.plan.to ?? 'base');
+      return endChangedPlan(run, err.message);
+    }
     if (waitingOn(err)) return waitAndRetry(run, err);
     const at =
       err.revision === undefined || err.message.includes('the database is at')
