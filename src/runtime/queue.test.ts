@@ -15,31 +15,35 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
   }
 }
 
+/** A queue whose handler counts its runs and how many overlap, and holds the first run until `gate` opens. */
+function firstRunHeld(concurrency: number) {
+  const gate = deferred();
+  const counts = { running: 0, maxRunning: 0, runs: 0 };
+  const queue = new WorkQueue(
+    async () => {
+      counts.running++;
+      counts.runs++;
+      counts.maxRunning = Math.max(counts.maxRunning, counts.running);
+      if (counts.runs === 1) await gate.promise;
+      counts.running--;
+      return {};
+    },
+    { concurrency, backoffMinMs: 10, backoffMaxMs: 100 },
+  );
+  return { queue, gate, counts };
+}
+
 describe('WorkQueue', () => {
   it('never works on one key twice at once and coalesces adds made meanwhile into one more run', async () => {
-    const gate = deferred();
-    let running = 0;
-    let maxRunning = 0;
-    let runs = 0;
-    const queue = new WorkQueue(
-      async () => {
-        running++;
-        runs++;
-        maxRunning = Math.max(maxRunning, running);
-        if (runs === 1) await gate.promise;
-        running--;
-        return {};
-      },
-      { concurrency: 4, backoffMinMs: 10, backoffMaxMs: 100 },
-    );
+    const { queue, gate, counts } = firstRunHeld(4);
     queue.add('shop/orders');
-    await until(() => runs === 1);
+    await until(() => counts.runs === 1);
     for (let i = 0; i < 5; i++) queue.add('shop/orders');
     gate.resolve();
-    await until(() => runs === 2 && running === 0);
-    expect(maxRunning).toBe(1);
+    await until(() => counts.runs === 2 && counts.running === 0);
+    expect(counts.maxRunning).toBe(1);
     await queue.stop();
-    expect(runs).toBe(2);
+    expect(counts.runs).toBe(2);
   });
 
   it('works on different keys in parallel up to the concurrency', async () => {
@@ -163,30 +167,16 @@ describe('WorkQueue delayed adds', () => {
   });
 
   it('still runs a key once at a time when its delayed add comes due while it runs', async () => {
-    const gate = deferred();
-    let running = 0;
-    let maxRunning = 0;
-    let runs = 0;
-    const queue = new WorkQueue(
-      async () => {
-        running++;
-        runs++;
-        maxRunning = Math.max(maxRunning, running);
-        if (runs === 1) await gate.promise;
-        running--;
-        return {};
-      },
-      { concurrency: 2, backoffMinMs: 10, backoffMaxMs: 100 },
-    );
+    const { queue, gate, counts } = firstRunHeld(2);
     queue.add('shop/orders');
     queue.add('shop/orders', 100);
     queue.add('shop/orders', 50);
     await jest.advanceTimersByTimeAsync(200);
-    expect(runs).toBe(1);
+    expect(counts.runs).toBe(1);
     gate.resolve();
     await jest.advanceTimersByTimeAsync(0);
-    expect(runs).toBe(2);
-    expect(maxRunning).toBe(1);
+    expect(counts.runs).toBe(2);
+    expect(counts.maxRunning).toBe(1);
     await queue.stop();
   });
 });
