@@ -20,7 +20,7 @@ const HASH = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789a
 const input: BackupJobInput = {
   migration: { name: 'orders', namespace: 'shop', uid: '3f1c2a9e-0000-4000-8000-000000000001' },
   planHash: HASH,
-  backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3, jobTTL: '24h' },
+  backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3, jobTTL: '24h', verify: 'Read' },
   databaseSecret: { name: 'orders-db', key: 'url' },
   timeoutSeconds: 1800,
   now: new Date('2026-11-21T12:00:00.456Z'),

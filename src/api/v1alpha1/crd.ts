@@ -48,6 +48,8 @@ function convertValue(key: string, value: unknown, path: string): unknown {
 /** Turns zod's OpenAPI 3.0 output into a Kubernetes structural schema, or throws naming the path. */
 export function toStructural(input: unknown, path = ''): SchemaNode {
   if (!isNode(input)) throw new Error(`${path || '<root>'}: not a schema object`);
+  // A resource quantity (1, "500m", "2Gi"): Kubernetes' own marker replaces zod's anyOf of the two types.
+  if (input['x-kubernetes-int-or-string'] === true) return { 'x-kubernetes-int-or-string': true };
   const forbidden = FORBIDDEN_KEYS.find((key) => key in input);
   if (forbidden !== undefined) throw new Error(`${path || '<root>'}: ${forbidden} is not structural`);
   const out: SchemaNode = {};

@@ -87,6 +87,49 @@ export const workloadSchema = z
   })
   .describe('The application scaled to zero during the migration; omit for online migrations.');
 
+export const BACKUP_VERIFY = ['Read', 'Restore'] as const;
+
+/** A resource quantity such as 1, "500m" or "2Gi". */
+const quantity = z.union([z.string().min(1), z.number()]).meta({ 'x-kubernetes-int-or-string': true });
+
+const resourcesSchema = z
+  .object({
+    requests: z.record(z.string(), quantity).optional(),
+    limits: z.record(z.string(), quantity).optional(),
+  })
+  .meta({
+    description: 'Container resources (cpu, memory, ephemeral-storage), as in a pod spec.',
+  });
+
+const tolerationSchema = z.object({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.int().optional(),
+});
+
+const keyRef = z.object({ name: objectName, key: z.string().min(1).max(253).regex(SECRET_KEY_PATTERN) });
+
+const caBundleSchema = z
+  .object({
+    configMapKeyRef: keyRef.optional().describe('A ConfigMap key holding the PEM bundle.'),
+    secretKeyRef: keyRef.optional().describe('A Secret key holding the PEM bundle.'),
+  })
+  .refine((ca) => (ca.configMapKeyRef === undefined) !== (ca.secretKeyRef === undefined), {
+    message: 'set exactly one of configMapKeyRef or secretKeyRef',
+  })
+  .meta({
+    description:
+      'The CA certificates the backup and restore Jobs trust for sslmode=verify-ca/verify-full (PGSSLROOTCERT).',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.configMapKeyRef) != has(self.secretKeyRef)',
+        message: 'set exactly one of configMapKeyRef or secretKeyRef',
+      },
+    ],
+  });
+
 export const backupSchema = z
   .object({
     pvc: objectName.describe('The PersistentVolumeClaim the dumps are written to.'),
@@ -100,8 +143,29 @@ export const backupSchema = z
       '24h',
       'How long a finished backup Job and its pod (with its logs) stay before Kubernetes deletes them.',
     ),
+    verify: z
+      .enum(BACKUP_VERIFY)
+      .default('Read')
+      .describe(
+        'Read: every row of the dump is read back and counted per table. Restore: also restore it into a scratch database and compare the counts before any SQL runs (needs CREATEDB).',
+      ),
+    resources: resourcesSchema
+      .optional()
+      .describe('Requests and limits of the backup and restore containers.'),
+    nodeSelector: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Where the backup and restore pods run.'),
+    tolerations: z.array(tolerationSchema).optional().describe('Tolerations of the backup and restore pods.'),
+    podAnnotations: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        'Annotations on the backup and restore pods (for example, to keep a service-mesh sidecar out).',
+      ),
+    caBundle: caBundleSchema.optional(),
   })
-  .describe('A pg_dump before each run; omit to skip the backup.');
+  .describe('A pg_dump before each run, and what restores read; omit to skip the backup.');
 
 export const APPROVALS = ['Automatic', 'Manual', 'Destructive'] as const;
 export type Approval = (typeof APPROVALS)[number];
@@ -119,7 +183,7 @@ export const policySchema = z
       .enum(ON_FAILURE)
       .default('RestoreWorkload')
       .describe(
-        'After a failed run: RestoreWorkload or KeepWorkloadDown; RestoreBackup is planned and refused.',
+        "After a failed run: RestoreWorkload (scale the workload back), KeepWorkloadDown, or RestoreBackup (when the run committed part of its plan, restore the run's backup, then scale back).",
       ),
     allowDataLoss: z.boolean().default(false).describe('Allow plans that drop tables, columns or data.'),
   })
