@@ -24,7 +24,15 @@ import { gatherInputs, type Inputs } from './inputs.js';
 import { engineOptions, writeStatus, type Run, type StepResult } from './run.js';
 import { failureStillStands, report, reportTransient, startRun } from './start.js';
 import { backUp } from './steps/backup.js';
-import { failRun, settleFailure } from './steps/fail.js';
+import { failedAlready, failRun, settleFailure } from './steps/fail.js';
+import {
+  finishRestore,
+  newRestoreRequest,
+  refuseDuringRun,
+  restoreDatabase,
+  restoreState,
+  startRestore,
+} from './steps/restore.js';
 import { historyWith } from './steps/history.js';
 import { databaseBehind, migrate, retryNotDue } from './steps/migrate.js';
 import {
@@ -117,6 +125,38 @@ function stepsOf(run: Run, behind: boolean): (() => Promise<StepResult>)[] {
 
 const stopping = (run: Run): boolean => run.ctx.stopSteps?.aborted === true;
 
+/** The steps of a restore: the workload down, a safety backup, the restore Job, the workload back. */
+async function restoreSteps(run: Run): Promise<ReconcileResult> {
+  const workload = runWorkload(run.plan, run.spec);
+  const { backup } = run.spec;
+  if (!backup) {
+    await failRun(
+      run,
+      Reason.RestoreRefused,
+      'spec.backup was removed during the restore; nothing was restored',
+    );
+    return DONE;
+  }
+  const restoredAlready = run.plan.restore?.restoredAt !== undefined;
+  const steps: (() => Promise<StepResult>)[] = [];
+  if (workload && !restoredAlready) steps.push(() => scaleDown(run, workload));
+  if (!restoredAlready) steps.push(() => backUp(run, backup));
+  steps.push(
+    () => restoreDatabase(run),
+    () => restoreWorkload(run),
+  );
+  for (const step of steps) {
+    if (stopping(run)) return DONE;
+    const result = await step();
+    if (result !== 'continue') return result;
+    if (!run.object.status?.plan) return DONE;
+  }
+  if (stopping(run)) return DONE;
+  await finishRestore(run);
+  run.object = await setFinalizer(run.ctx.kube, run.object, false);
+  return DONE;
+}
+
 function newRun(
   ctx: ReconcileContext,
   state: { object: StoredSchemaMigration; plan: Plan; spec: SchemaMigrationSpec; inputs: Inputs },
@@ -140,33 +180,15 @@ async function failWithoutInputs(
   return DONE;
 }
 
-/**
- * A policy the API accepts but no run carries out yet: refused before a run starts, never ignored (a
- * failure that restores no backup would not be what was asked).
- */
-function unsupportedPolicy(spec: SchemaMigrationSpec): string | undefined {
-  if (spec.policy.onFailure === 'RestoreBackup')
-    return 'spec.policy.onFailure: RestoreBackup is not supported yet; use RestoreWorkload or KeepWorkloadDown (nothing was touched)';
-  return undefined;
-}
-
 /** The plan of the run under way; a plan in status without startedAt only waits for approval. */
 function runUnderWay(object: StoredSchemaMigration): Plan | undefined {
   const plan = object.status?.plan;
   return plan?.startedAt ? plan : undefined;
 }
 
-/** Why no new run may start: a failed run that still stands, or a policy not carried out yet. */
-function refuseToStart(
-  ctx: ReconcileContext,
-  object: StoredSchemaMigration,
-  spec: SchemaMigrationSpec,
-): Promise<ReconcileResult> | undefined {
-  if (failureStillStands(object)) return Promise.resolve(DONE);
-  const unsupported = unsupportedPolicy(spec);
-  return unsupported
-    ? report(ctx, object, stalled(Reason.UnsupportedPolicy, unsupported), { plan: null })
-    : undefined;
+/** Why no new run may start: a failed run that still stands. */
+function refuseToStart(object: StoredSchemaMigration): Promise<ReconcileResult> | undefined {
+  return failureStillStands(object) ? Promise.resolve(DONE) : undefined;
 }
 
 /**
@@ -259,7 +281,29 @@ async function newRunFor(
   return startRun(ctx, target.object, spec, start);
 }
 
-/** The part of a reconcile that needs a valid spec: the inputs, then a new run or the next step. */
+/**
+ * Before any input is read: a restore request while a run is under way is refused, and without one a restore
+ * that waits, a refused request, or a failed run that still stands ends the reconcile. Returns the new restore
+ * request, if any.
+ */
+async function gate(
+  target: { ctx: ReconcileContext; object: StoredSchemaMigration },
+  spec: SchemaMigrationSpec,
+  plan: Plan | undefined,
+): Promise<{ end: ReconcileResult } | { request: string | undefined }> {
+  if (plan) {
+    await refuseDuringRun(target);
+    return { request: undefined };
+  }
+  const restoring = await restoreState(target, spec);
+  if (restoring) return { end: restoring };
+  const request = newRestoreRequest(target.object);
+  // A restore may follow a failed run: that is when it is needed most.
+  const refused = request === undefined ? refuseToStart(target.object) : undefined;
+  return refused ? { end: await refused } : { request };
+}
+
+/** The part of a reconcile that needs a valid spec: the inputs, then a new run, a restore, or the next step. */
 async function reconcileSpec(
   ctx: ReconcileContext,
   object: StoredSchemaMigration,
@@ -270,8 +314,9 @@ async function reconcileSpec(
   const plan = runUnderWay(object);
   // A run that ended (even if the process stopped right after its last status write) holds no finalizer.
   if (!plan && !object.status?.workload) target.object = await setFinalizer(ctx.kube, object, false);
-  const refused = plan ? undefined : refuseToStart(ctx, target.object, spec);
-  if (refused) return refused;
+  const gated = await gate(target, spec, plan);
+  if ('end' in gated) return gated.end;
+  const { request } = gated;
   const gathered = await gatherInputs(ctx.kube, object.metadata.namespace, spec);
   if (!gathered.ok && plan)
     return failWithoutInputs(ctx, { object: target.object, plan, spec }, gathered.refusal, log);
@@ -279,11 +324,16 @@ async function reconcileSpec(
     const { reason, message } = gathered.refusal;
     return report(ctx, target.object, stalled(reason, message), { plan: null });
   }
-  const state = plan ? { object: target.object, plan } : await newRunFor(target, spec, gathered.inputs, log);
+  const { inputs } = gathered;
+  const state = plan
+    ? { object: target.object, plan }
+    : request !== undefined
+      ? await startRestore(target, spec, { inputs, request, log })
+      : await newRunFor(target, spec, inputs, log);
   if (!('plan' in state)) return state;
-  const run = newRun(ctx, { ...state, spec, inputs: gathered.inputs }, log);
-  if (run.object.status?.failure && plan) return settleFailure(run);
-  return runSteps(run);
+  const run = newRun(ctx, { ...state, spec, inputs }, log);
+  if (plan && failedAlready(run)) return settleFailure(run);
+  return run.plan.restore ? restoreSteps(run) : runSteps(run);
 }
 
 /**

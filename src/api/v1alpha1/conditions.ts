@@ -72,8 +72,17 @@ export const Reason = {
   BackupPvcNotFound: 'BackupPvcNotFound',
   /** The plan drops data and policy.allowDataLoss is false. */
   DataLossNotAllowed: 'DataLossNotAllowed',
-  /** policy.approval Manual or Destructive, or policy.onFailure RestoreBackup: accepted by the API, not carried out yet. */
-  UnsupportedPolicy: 'UnsupportedPolicy',
+  /** schemaops.dev/restore names a file that is not one of status.backups. */
+  UnknownBackup: 'UnknownBackup',
+  /** schemaops.dev/restore was refused: a run was under way, or there is no spec.backup to restore from. */
+  RestoreRefused: 'RestoreRefused',
+
+  // Restore from a backup
+  Restoring: 'Restoring',
+  /** The database was restored from a backup; nothing migrates until spec.targetRevision or the retry annotation changes. */
+  RestoredFromBackup: 'RestoredFromBackup',
+  /** The restore Job failed; the database is as it was before it. */
+  RestoreFailed: 'RestoreFailed',
 
   // The migration engine's refusals and failures, reported under their own codes
   ...MigrationErrorCode,

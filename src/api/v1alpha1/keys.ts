@@ -9,6 +9,8 @@ export const Annotation = {
   approve: `${PREFIX}approve`,
   /** On the SchemaMigration: any new value retries a failed run without a spec change. */
   retry: `${PREFIX}retry`,
+  /** On the SchemaMigration: the backup file to restore (one of status.backups). */
+  restore: `${PREFIX}restore`,
   /** On the workload while it is scaled down: the replicas to restore. */
   originalReplicas: `${PREFIX}original-replicas`,
 } as const;

@@ -10,6 +10,10 @@ export const Phase = {
   BackingUp: 'BackingUp',
   /** Migrations are being applied or rolled back (see status.plan.direction). */
   Migrating: 'Migrating',
+  /** A backup is being restored (see status.restore). */
+  Restoring: 'Restoring',
+  /** The database was restored from a backup and waits for a human (see status.restore). */
+  Restored: 'Restored',
   /** The workload is being scaled back to its recorded replicas. */
   RestoringWorkload: 'RestoringWorkload',
   /** The database is at the target revision and the workload is back. */

@@ -6,7 +6,14 @@ import { WORKLOAD_KINDS } from './spec.js';
 /** At most this many runs are kept in status.history, newest first. */
 export const HISTORY_LIMIT = 10;
 
-export const DIRECTIONS = ['Up', 'Down'] as const;
+/** Up and Down migrate; Restore replaces the database with a backup. */
+export const DIRECTIONS = ['Up', 'Down', 'Restore'] as const;
+export const RESTORE_SOURCES = ['Annotation', 'OnFailure'] as const;
+export const BACKUP_PURPOSES = ['Run', 'Safety'] as const;
+/** At most this many backups carry their per-table row counts in status (the newest); all carry totals. */
+export const TABLE_ROWS_KEPT = 3;
+/** At most this many tables' counts are kept per backup in status; the counts file beside the dump has all. */
+export const TABLE_ROWS_LIMIT = 100;
 export const OUTCOMES = ['Succeeded', 'Failed'] as const;
 
 const timestamp = z.iso.datetime({ offset: true });
@@ -73,6 +80,16 @@ export const planSchema = z
     restoreStartedAt: timestamp
       .optional()
       .describe('When the workload was scaled back up: timeouts.scaleUp counts from here.'),
+    restore: z
+      .object({
+        file: z.string().describe('The backup being restored.'),
+        source: z.enum(RESTORE_SOURCES).describe('Annotation (schemaops.dev/restore) or OnFailure (policy).'),
+        countsSha256: z.string().describe("sha256 of the backup's row counts file, as recorded at backup time."),
+        job: z.string().optional().describe('The restore Job, recorded before it is created.'),
+        restoredAt: timestamp.optional().describe('When the restore Job committed.'),
+      })
+      .optional()
+      .describe('Set when this run restores a backup (direction Restore).'),
   })
   .describe('The run under way or waiting for approval.');
 
@@ -83,6 +100,52 @@ export const lastBackupSchema = z.object({
   sizeBytes: z.int().min(0).optional(),
 });
 
+export const tableRowsSchema = z.object({
+  table: z.string().describe('schema.table, quoted as pg_dump quotes it.'),
+  rows: z.int().min(0),
+});
+
+export const backupRecordSchema = z.object({
+  file: z.string().describe('The dump file name on the backup PVC; `<file>.counts` beside it holds every count.'),
+  job: z.string().describe('The Job that wrote it.'),
+  purpose: z.enum(BACKUP_PURPOSES).describe("Run: a run's backup before its SQL. Safety: taken before a restore."),
+  revision: revision.describe('The revision the database was at when it was dumped.'),
+  completedAt: timestamp,
+  sizeBytes: z.int().min(0),
+  verified: z
+    .enum(['Read', 'Restore'])
+    .describe('Read: every row was read back from the dump. Restore: it also restored into a scratch database.'),
+  tables: z.int().min(0),
+  rows: z.int().min(0),
+  countsSha256: z.string().describe('sha256 of the counts file; a restore checks the database against it.'),
+  tableRows: z
+    .array(tableRowsSchema)
+    .max(TABLE_ROWS_LIMIT)
+    .optional()
+    .describe('Each table and its rows, read from the dump itself (the newest backups, when they fit).'),
+});
+
+export const restoreRecordSchema = z
+  .object({
+    request: z
+      .string()
+      .optional()
+      .describe('The schemaops.dev/restore value acted on; cleared when the annotation is removed.'),
+    file: z.string(),
+    source: z.enum(RESTORE_SOURCES),
+    outcome: z.enum(['Restoring', 'Restored', 'Failed', 'Refused']),
+    message: z.string().max(MESSAGE_LIMIT).optional(),
+    revision: revision.optional().describe('The revision the backup holds.'),
+    safetyBackup: z.string().optional().describe('The backup taken of the database just before the restore.'),
+    startedAt: timestamp.optional(),
+    finishedAt: timestamp.optional(),
+    generation: z.int().min(0).optional().describe('The metadata.generation when it ended.'),
+    retry: z.string().optional().describe('The schemaops.dev/retry annotation value when it ended.'),
+  })
+  .describe(
+    'The last restore: after one, nothing migrates until the generation or the retry annotation changes.',
+  );
+
 export const historyEntrySchema = z.object({
   from: revision,
   to: revision,
@@ -91,7 +154,8 @@ export const historyEntrySchema = z.object({
   finishedAt: timestamp,
   outcome: z.enum(OUTCOMES),
   downtimeSeconds: z.number().min(0).optional().describe('How long the workload was at zero replicas.'),
-  backupFile: z.string().optional(),
+  backupFile: z.string().optional().describe('The backup this run took.'),
+  restoredFrom: z.string().optional().describe('For a restore: the backup it restored.'),
 });
 
 export const failureSchema = z
@@ -131,6 +195,11 @@ export const statusSchema = z
       .optional()
       .describe('The database this SchemaMigration owns; a second one for the same database is refused.'),
     lastBackup: lastBackupSchema.optional(),
+    backups: z
+      .array(backupRecordSchema)
+      .optional()
+      .describe('Completed, verified backups on the PVC, newest first, as many as spec.backup.retain.'),
+    restore: restoreRecordSchema.optional(),
     history: z.array(historyEntrySchema).max(HISTORY_LIMIT).optional().describe('Newest first.'),
     failure: failureSchema.optional(),
     conditions: z
@@ -150,4 +219,7 @@ export type LastBackup = z.output<typeof lastBackupSchema>;
 export type HistoryEntry = z.output<typeof historyEntrySchema>;
 export type Outcome = HistoryEntry['outcome'];
 export type Failure = z.output<typeof failureSchema>;
+export type BackupRecord = z.output<typeof backupRecordSchema>;
+export type RestoreRecord = z.output<typeof restoreRecordSchema>;
+export type RestoreSource = (typeof RESTORE_SOURCES)[number];
 export type SchemaMigrationStatus = z.output<typeof statusSchema>;

@@ -6,7 +6,13 @@ import type { BackupSpec } from '../../api/v1alpha1/spec.js';
 import { isAlreadyExists } from '../../kube/types.js';
 import { redact, secretsOf } from '../../redact.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { backupJobName, buildBackupJob, parseBackupSummary } from '../../specs/backup-job.js';
+import {
+  backupJobName,
+  buildBackupJob,
+  parseBackupSummary,
+  type BackupSummary,
+} from '../../specs/backup-job.js';
+import { TABLE_ROWS_KEPT, TABLE_ROWS_LIMIT, type BackupRecord } from '../../api/v1alpha1/status.js';
 import { observerOf, poll } from '../context.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
@@ -34,6 +40,7 @@ async function startJob(run: Run, backup: BackupSpec, name: string): Promise<Ste
     databaseSecret: run.spec.database.urlFrom.secretKeyRef,
     timeoutSeconds: run.timeouts.backup / 1000,
     now: run.ctx.now(),
+    ...(run.plan.restore ? { protect: run.plan.restore.file } : {}),
   });
   try {
     await run.ctx.kube.createJob(job);
@@ -79,13 +86,48 @@ export async function backUp(run: Run, backup: BackupSpec): Promise<StepResult> 
   return backupSucceeded(run, job, name);
 }
 
-/** Records the finished dump in status (lastBackup, BackedUp) from the Job's termination message. */
+/** The backups list with a new one in front: pruned files out, per-table counts only on the newest few. */
+function backupsWith(run: Run, record: BackupRecord, pruned: readonly string[]): BackupRecord[] {
+  const older = (run.object.status?.backups ?? []).filter(
+    (b) => b.file !== record.file && !pruned.includes(b.file),
+  );
+  const limit = (run.spec.backup?.retain ?? 1) + 1; // the newest `retain`, and one a restore protected
+  return [record, ...older].slice(0, limit).map((b, i) => {
+    if (i < TABLE_ROWS_KEPT || !b.tableRows) return b;
+    const { tableRows: _dropped, ...rest } = b;
+    return rest;
+  });
+}
+
+function recordOf(run: Run, name: string, summary: BackupSummary, now: Date): BackupRecord {
+  const tableRows =
+    summary.tableRows && summary.tableRows.length <= TABLE_ROWS_LIMIT ? summary.tableRows : undefined;
+  return {
+    file: summary.file,
+    job: name,
+    purpose: run.plan.restore ? 'Safety' : 'Run',
+    revision: run.plan.from ?? 'base',
+    completedAt: kubeTimestamp(now),
+    sizeBytes: summary.sizeBytes,
+    verified: summary.verified,
+    tables: summary.tables,
+    rows: summary.rows,
+    countsSha256: summary.countsSha256,
+    ...(tableRows ? { tableRows: [...tableRows] } : {}),
+  };
+}
+
+/** Records the finished dump in status (lastBackup, backups, BackedUp) from the Job's termination message. */
 async function backupSucceeded(run: Run, job: V1Job, name: string): Promise<StepResult> {
   const namespace = run.object.metadata.namespace;
   const now = run.ctx.now();
   const summary = parseBackupSummary(await run.ctx.kube.getJobTerminationMessage({ namespace, name }));
   if (!summary)
     return failRun(run, Reason.BackupFailed, `backup Job ${name} completed without reporting its file`);
+  const record = recordOf(run, name, summary, now);
+  const checked =
+    summary.verified === 'Restore' ? 'read back and restored into a scratch database' : 'read back';
+  const what = `${summary.file} (${summary.sizeBytes} bytes, ${summary.tables} tables, ${summary.rows} rows, ${checked})`;
   await writeStatus(run, (o) => ({
     ...summarise(
       o,
@@ -96,7 +138,7 @@ async function backupSucceeded(run: Run, job: V1Job, name: string): Promise<Step
           type: ConditionType.BackedUp,
           status: ConditionStatus.True,
           reason: Reason.BackupSucceeded,
-          message: `${summary.file} (${summary.sizeBytes} bytes)`,
+          message: what,
         },
       ],
     ),
@@ -106,15 +148,14 @@ async function backupSucceeded(run: Run, job: V1Job, name: string): Promise<Step
       completedAt: kubeTimestamp(now),
       sizeBytes: summary.sizeBytes,
     },
+    backups: backupsWith({ ...run, object: o }, record, summary.pruned),
   }));
-  run.log.info({ job: name, file: summary.file }, 'backup succeeded');
+  run.log.info(
+    { job: name, file: summary.file, tables: summary.tables, rows: summary.rows },
+    'backup succeeded',
+  );
   const started = job.status?.startTime?.getTime();
   if (started !== undefined) observerOf(run.ctx).backedUp((now.getTime() - started) / 1000);
-  observerOf(run.ctx).event(
-    run.object,
-    'Normal',
-    'BackupSucceeded',
-    `${summary.file} (${summary.sizeBytes} bytes) by Job ${name}`,
-  );
+  observerOf(run.ctx).event(run.object, 'Normal', 'BackupSucceeded', `${what} by Job ${name}`);
   return 'continue';
 }

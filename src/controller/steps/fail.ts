@@ -1,35 +1,126 @@
 import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
-import { DONE, observerOf, type ReconcileResult } from '../context.js';
+import type { BackupRecord, Plan, RestoreRecord } from '../../api/v1alpha1/status.js';
+import type { StoredSchemaMigration } from '../../kube/types.js';
+import { DONE, observerOf, poll, type ReconcileResult } from '../context.js';
 import { setFinalizer } from '../finalizer.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
 import { stalled, summarise } from '../summary.js';
 import { historyWith } from './history.js';
+import { replacing, restorePlan, restoringRecord } from './restore-plan.js';
 import { releaseWorkload, workloadRecord } from './workload.js';
+
+/** What a failure left in the database, as far as the step that failed knows. */
+export interface FailureDetail {
+  /** Part of the plan committed: the database is not exactly at the run's starting revision. */
+  readonly databaseChanged?: boolean;
+  /** The revision the database is at after the failure, when known. */
+  readonly revision?: string;
+}
+
+/** The retry annotation's value, to record with an outcome that waits for it to change. */
+function retryOf(o: StoredSchemaMigration): { retry?: string } {
+  const retry = o.metadata.annotations?.[Annotation.retry];
+  return retry ? { retry } : {};
+}
+
+function withoutRetry(record: RestoreRecord): Omit<RestoreRecord, 'retry'> {
+  const { retry: _earlier, ...rest } = record;
+  return rest;
+}
+
+/** The backup this run took, if it completed and is listed. */
+function runBackup(run: Run): BackupRecord | undefined {
+  const job = run.object.status?.plan?.backupJob;
+  return job === undefined ? undefined : run.object.status?.backups?.find((b) => b.job === job);
+}
 
 /**
  * Ends a run that failed after it began acting: the failure is written first (so a restart finishes this
- * and never retries the run), then policy.onFailure is applied and the plan cleared.
+ * and never retries the run), then policy.onFailure is applied and the plan cleared. With RestoreBackup and a
+ * database the run changed, the same write turns the run into a restore of the run's own backup.
  */
-export async function failRun(run: Run, reason: string, message: string): Promise<StepResult> {
+export async function failRun(
+  run: Run,
+  reason: string,
+  message: string,
+  detail: FailureDetail = {},
+): Promise<StepResult> {
+  if (run.plan.restore) return failRestore(run, reason, message);
   const now = run.ctx.now();
-  const keepDown =
-    run.spec.policy.onFailure === 'KeepWorkloadDown' && run.object.status?.workload !== undefined;
-  const detail = keepDown ? `${message}; the workload is kept at 0 replicas (policy.onFailure)` : message;
+  const { onFailure } = run.spec.policy;
+  const backup = onFailure === 'RestoreBackup' && detail.databaseChanged ? runBackup(run) : undefined;
+  const keepDown = onFailure === 'KeepWorkloadDown' && run.object.status?.workload !== undefined;
+  const said = backup
+    ? `${message}; restoring the run's backup ${backup.file} (policy.onFailure: RestoreBackup)`
+    : keepDown
+      ? `${message}; the workload is kept at 0 replicas (policy.onFailure)`
+      : message;
   run.log.warn({ reason }, 'run failed');
-  observerOf(run.ctx).event(run.object, 'Warning', reason, detail);
+  observerOf(run.ctx).event(run.object, 'Warning', reason, said);
+  const restore = backup ? restoreAfter(run, backup, { now, from: detail.revision }) : undefined;
   await writeStatus(run, (o) => ({
-    ...summarise(o, stalled(reason, detail, Phase.Failed), now),
+    ...summarise(o, stalled(reason, said, restore ? Phase.Restoring : Phase.Failed), now),
     failure: {
       // The run's generation: a spec changed mid-run gets a run of its own.
       generation: run.plan.generation ?? o.metadata.generation ?? 0,
-      ...(o.metadata.annotations?.[Annotation.retry]
-        ? { retry: o.metadata.annotations[Annotation.retry] }
-        : {}),
+      ...retryOf(o),
       reason,
       failedAt: kubeTimestamp(now),
     },
+    history: historyWith(run, 'Failed', now),
+    ...(restore ? { plan: restore.plan, restore: restore.record } : {}),
+  }));
+  return restore ? poll : settleFailure(run);
+}
+
+/** The restore run that follows a failed run under RestoreBackup: same workload, same generation. */
+function restoreAfter(
+  run: Run,
+  backup: BackupRecord,
+  at: { now: Date; from: string | undefined },
+): { plan: Plan; record: RestoreRecord } {
+  const { now } = at;
+  const plan: Plan = {
+    ...restorePlan(run.object, {
+      backup,
+      source: 'OnFailure',
+      from: at.from ?? run.plan.from ?? 'base',
+      ...(run.plan.workload ? { workload: run.plan.workload } : {}),
+      now,
+    }),
+    ...(run.plan.generation !== undefined ? { generation: run.plan.generation } : {}),
+  };
+  const old = run.object.status?.restore;
+  return { plan, record: replacing(old, restoringRecord(plan, backup, old?.request)) };
+}
+
+/**
+ * A restore that failed: its Job commits only after every check passed, so the database is as it was. The
+ * workload comes back whatever policy.onFailure says, and the record waits for the annotation to change.
+ */
+async function failRestore(run: Run, reason: string, message: string): Promise<StepResult> {
+  const now = run.ctx.now();
+  const said = `${message}; the database is as it was before the restore, and the workload is brought back`;
+  run.log.warn({ reason, file: run.plan.restore?.file }, 'restore failed');
+  observerOf(run.ctx).event(run.object, 'Warning', reason, said);
+  await writeStatus(run, (o) => ({
+    ...summarise(o, stalled(reason, said, Phase.Failed), now),
+    restore: replacing(o.status?.restore, {
+      ...withoutRetry(
+        o.status?.restore ?? {
+          file: run.plan.restore?.file ?? '',
+          source: 'Annotation',
+          outcome: 'Restoring',
+        },
+      ),
+      outcome: 'Failed',
+      message: said,
+      finishedAt: kubeTimestamp(now),
+      generation: o.metadata.generation ?? 0,
+      ...retryOf(o),
+    }),
     history: historyWith(run, 'Failed', now),
   }));
   return settleFailure(run);
@@ -38,7 +129,8 @@ export async function failRun(run: Run, reason: string, message: string): Promis
 /** Applies policy.onFailure to a failed run and clears its plan; safe to repeat after a restart. */
 export async function settleFailure(run: Run): Promise<ReconcileResult> {
   const record = workloadRecord(run.object, run.spec.workload);
-  const keepDown = run.spec.policy.onFailure === 'KeepWorkloadDown';
+  // A failed restore left the database as it was: the app comes back whatever the policy.
+  const keepDown = run.spec.policy.onFailure === 'KeepWorkloadDown' && !run.plan.restore;
   if (record && !keepDown) {
     await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, record);
     await writeStatus(run, () => ({ workload: null }));
@@ -46,4 +138,10 @@ export async function settleFailure(run: Run): Promise<ReconcileResult> {
   await writeStatus(run, () => ({ plan: null }));
   if (!keepDown || !record) run.object = await setFinalizer(run.ctx.kube, run.object, false);
   return DONE;
+}
+
+/** Whether the run in status already ended in failure and only its settling is left (after a restart). */
+export function failedAlready(run: Run): boolean {
+  if (run.plan.restore) return run.object.status?.restore?.outcome === 'Failed';
+  return run.object.status?.failure !== undefined;
 }

@@ -160,7 +160,7 @@ async function execute(run: Run): Promise<void> {
   const result = await executePlan(options, recordedPlan(run));
   run.log.info({ revision: target }, rollingBack ? 'rolled back' : 'migrated');
   const count = result.plan.migrations.length;
-  observerOf(run.ctx).migrated(run.plan.direction, count, (Date.now() - started) / 1000);
+  observerOf(run.ctx).migrated(rollingBack ? 'Down' : 'Up', count, (Date.now() - started) / 1000);
   const done = `${count} migration(s); the database is at ${target}`;
   observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
 }
@@ -169,6 +169,21 @@ async function execute(run: Run): Promise<void> {
 async function reachedTarget(run: Run): Promise<boolean> {
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
   return (await currentRevision(options).catch(() => undefined)) === (run.plan.to ?? 'base');
+}
+
+/** A failed migrate step: waited out, or the run fails saying where the database is and whether it changed. */
+function migrationFailed(run: Run, err: MigrationError): Promise<StepResult> {
+  if (waitingOn(err)) return waitAndRetry(run, err);
+  const at =
+    err.revision === undefined || err.message.includes('the database is at')
+      ? ''
+      : `; the database is at ${err.revision}`;
+  const from = run.plan.from ?? 'base';
+  const databaseChanged = err.halfApplied.length > 0 || (err.revision !== undefined && err.revision !== from);
+  return failRun(run, err.code, `${err.message}${at}`, {
+    databaseChanged,
+    ...(err.revision !== undefined ? { revision: err.revision } : {}),
+  });
 }
 
 /** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
@@ -186,12 +201,7 @@ export async function migrate(run: Run): Promise<StepResult> {
       if (await reachedTarget(run)) return migrated(run, run.plan.to ?? 'base');
       return endChangedPlan(run, err.message);
     }
-    if (waitingOn(err)) return waitAndRetry(run, err);
-    const at =
-      err.revision === undefined || err.message.includes('the database is at')
-        ? ''
-        : `; the database is at ${err.revision}`;
-    return failRun(run, err.code, `${err.message}${at}`);
+    return migrationFailed(run, err);
   }
   return migrated(run, run.plan.to ?? 'base');
 }
