@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { V1Container, V1Job } from '@kubernetes/client-node';
 import { freshDatabase, query, testPostgres } from '../../test/support/db.js';
+import { containerOf, literalEnv, recordingPath, runJobScript } from '../../test/support/job-script.js';
 import {
   backupFileName,
   backupJobName,
@@ -25,17 +27,6 @@ const input: BackupJobInput = {
   timeoutSeconds: 1800,
   now: new Date('2026-11-21T12:00:00.456Z'),
 };
-
-function containerOf(job: V1Job): V1Container {
-  return job.spec!.template.spec!.containers[0]!;
-}
-
-/** The container's literal env values, as the kubelet would set them. */
-function literalEnv(container: V1Container): Record<string, string> {
-  return Object.fromEntries(
-    (container.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
-  );
-}
 
 describe('buildBackupJob', () => {
   const job = buildBackupJob(input);
@@ -125,12 +116,21 @@ describe('buildBackupJob', () => {
     expect(Object.values(literalEnv(container)).join('\n')).not.toMatch(/postgres(ql)?:|password/i);
   });
 
-  it('gives pg_dump and pg_restore no connection argument', () => {
+  it('gives pg_dump, pg_restore and psql no connection argument', () => {
     const script = container.command![2]!;
     const programs = script.split('\n').filter((line) => /^\s*(pg_dump|pg_restore|psql)\b/.test(line));
-    expect(programs).toEqual([
-      'pg_dump --format=custom --no-password --file "$partial"',
-      'pg_restore --list "$partial" > /dev/null',
+    expect(programs.length).toBeGreaterThanOrEqual(6);
+    for (const line of programs) {
+      // Whatever connects never prompts; pg_restore without --dbname only reads the file.
+      if (/^\s*(pg_dump|psql)\b|--single-transaction/.test(line)) expect(line).toContain('--no-password');
+      expect(line).not.toMatch(
+        /\s(-h|--host|-U|--username|-p|--port|-W)\b|postgres(ql)?:|password=|DATABASE_URL/,
+      );
+    }
+    // The one connection string on a command line names the service and the scratch database, nothing secret.
+    expect(script.match(/--dbname "[^"]*"/g)).toEqual([
+      '--dbname "service=$PGSERVICE dbname=$drill"',
+      '--dbname "service=$PGSERVICE dbname=$drill"',
     ]);
   });
 
@@ -151,11 +151,27 @@ describe('buildBackupJob', () => {
     expect(() => shortPlanHash('sha256:abc')).toThrow('is not sha256:<hex>');
   });
 
-  it('reads the summary back from a termination message, and nothing else', () => {
-    expect(parseBackupSummary('{"file":"orders-20261121T120000Z.dump","sizeBytes":42}\n')).toEqual({
+  it('reads the summary back from a termination message, with the table counts after it, and nothing else', () => {
+    const line =
+      '{"file":"orders-20261121T120000Z.dump","sizeBytes":42,"countsSha256":"ab","tables":2,"rows":7,"verified":"Read","pruned":["orders-20261120T000000Z.dump"]}';
+    const summary = {
       file: 'orders-20261121T120000Z.dump',
       sizeBytes: 42,
+      countsSha256: 'ab',
+      tables: 2,
+      rows: 7,
+      verified: 'Read',
+      pruned: ['orders-20261120T000000Z.dump'],
+    };
+    expect(parseBackupSummary(`${line}\n`)).toEqual(summary);
+    expect(parseBackupSummary(`${line}\n3\tpublic.orders\n4\tpublic."Weird\ttable"\n`)).toEqual({
+      ...summary,
+      tableRows: [
+        { table: 'public.orders', rows: 3 },
+        { table: 'public."Weird\ttable"', rows: 4 },
+      ],
     });
+    expect(parseBackupSummary('{"file":"orders-20261121T120000Z.dump","sizeBytes":42}\n')).toBeUndefined();
     expect(parseBackupSummary('pg_dump: error: connection failed')).toBeUndefined();
     expect(parseBackupSummary('{"file":1}')).toBeUndefined();
     expect(parseBackupSummary(undefined)).toBeUndefined();
@@ -253,52 +269,40 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
   });
 
   let connectionDir: string;
-  const shimDirs: string[] = [];
+  const shims: (() => void)[] = [];
 
   afterAll(() => {
-    for (const made of [connectionDir, ...shimDirs]) if (made) rmSync(made, { recursive: true, force: true });
+    if (connectionDir) rmSync(connectionDir, { recursive: true, force: true });
+    for (const remove of shims) remove();
   });
 
-  /** Runs the container's command as the kubelet would, its mount paths replaced by local directories. */
-  function runJob(
-    job: V1Job,
-    databaseUrl: string,
-    path = process.env.PATH ?? '/usr/bin:/bin',
-  ): { status: number | null; stdout: string; stderr: string } {
-    const container = containerOf(job);
-    connectionDir = mkdtempSync(join(tmpdir(), 'schemaops-connection-'));
-    const env = {
-      PATH: path,
-      ...literalEnv(container),
-      BACKUP_DIR: dir,
-      CONNECTION_DIR: connectionDir,
-      DATABASE_URL: databaseUrl,
-      TERMINATION_LOG: join(dir, 'termination-log'),
-    };
-    const [file, ...args] = container.command!;
-    const result = spawnSync(file!, args, { env, encoding: 'utf8', timeout: 60_000 });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  function runJob(job: V1Job, databaseUrl: string, path?: string) {
+    const run = runJobScript(job, { databaseUrl, backupDir: dir, ...(path ? { path } : {}) });
+    connectionDir = run.connectionDir;
+    return run;
   }
 
-  /**
-   * A PATH of only logging wrappers around the commands the script may run, so each program it starts
-   * (its argv and environment) is recorded, and any other program is not found.
-   */
-  function recordingPath(log: string): string {
-    const bin = mkdtempSync(join(tmpdir(), 'schemaops-shims-'));
-    shimDirs.push(bin);
-    const realPath = process.env.PATH ?? '/usr/bin:/bin';
-    for (const program of ['pg_dump', 'pg_restore', 'mv', 'rm', 'wc', 'tr']) {
-      const shim = [
-        '#!/bin/sh',
-        `PATH='${realPath}'`,
-        // A file per process: programs of one pipeline run at once and would interleave their lines.
-        `{ printf 'argv:'; printf ' %s' "$0" "$@"; printf '\\n'; env | sed 's/^/env: /'; } >> '${log}.'$$`,
-        `exec ${program} "$@"`,
-      ].join('\n');
-      writeFileSync(join(bin, program), `${shim}\n`, { mode: 0o755 });
-    }
-    return bin;
+  /** Every program the backup script may start, recorded; any other is not found. */
+  function recording(log: string): string {
+    const programs = [
+      'pg_dump',
+      'pg_restore',
+      'psql',
+      'mv',
+      'rm',
+      'wc',
+      'tr',
+      'mktemp',
+      'awk',
+      'sha256sum',
+      'cut',
+      'cat',
+      'date',
+      'sed',
+    ];
+    const shim = recordingPath(log, programs);
+    shims.push(shim.remove);
+    return shim.path;
   }
 
   function dumpsOf(prefix: string): string[] {
@@ -333,9 +337,23 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect(listing.status).toBe(0);
     expect(listing.stdout).toMatch(/TABLE DATA public orders/);
 
-    const summary = { file, sizeBytes: size };
+    expect(readdirSync(dir).filter((f) => f.endsWith('.counts'))).toEqual([`${file}.counts`]);
+    const counts = readFileSync(join(dir, `${file}.counts`));
+    expect(counts.toString()).toBe('100\tpublic.orders\n');
+    const summary = {
+      file,
+      sizeBytes: size,
+      countsSha256: createHash('sha256').update(counts).digest('hex'),
+      tables: 1,
+      rows: 100,
+      verified: 'Read',
+      pruned: ['orders-20261118T090000Z.dump', 'orders-20261119T090000Z.dump'],
+    };
     expect(JSON.parse(run.stdout.trim())).toEqual(summary);
-    expect(parseBackupSummary(readFileSync(join(dir, 'termination-log'), 'utf8'))).toEqual(summary);
+    expect(parseBackupSummary(readFileSync(join(dir, 'termination-log'), 'utf8'))).toEqual({
+      ...summary,
+      tableRows: [{ table: 'public.orders', rows: 100 }],
+    });
 
     const spec = JSON.stringify(job);
     expect(spec).not.toContain(testPostgres().password);
@@ -354,7 +372,7 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     roleUrl.search = '?sslmode=disable&application_name=schemaops%20backup';
     const log = join(dir, 'programs.log');
 
-    const run = runJob(buildBackupJob(input), roleUrl.toString(), recordingPath(log));
+    const run = runJob(buildBackupJob(input), roleUrl.toString(), recording(log));
     expect(run.stderr).toContain('pg_dump to orders-20261121T120000Z.dump');
     expect(run.status).toBe(0);
 
@@ -364,7 +382,7 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
       .join('');
     const argv = recorded.split('\n').filter((line) => line.startsWith('argv:'));
     expect(argv.map((line) => line.split(' ')[1]!.replace(/^.*\//, ''))).toEqual(
-      expect.arrayContaining(['pg_dump', 'pg_restore', 'mv', 'wc', 'tr', 'rm']),
+      expect.arrayContaining(['pg_dump', 'pg_restore', 'mv', 'wc', 'tr', 'rm', 'awk', 'sha256sum']),
     );
     for (const secret of [password, encodeURIComponent(password), 'Pr0be@pass', roleUrl.toString()]) {
       expect(recorded).not.toContain(secret);

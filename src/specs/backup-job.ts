@@ -70,11 +70,10 @@ export LC_ALL=C
 case "$RETAIN" in ''|*[!0-9]*|0) echo "RETAIN must be a positive integer, not '$RETAIN'" >&2; exit 2 ;; esac
 partial="$BACKUP_DIR/$BACKUP_FILE.partial"
 final="$BACKUP_DIR/$BACKUP_FILE"
-work=$(mktemp -d)
 drill=
 cleanup() {
   if [ -n "$drill" ]; then psql -X -q --no-password -c "DROP DATABASE IF EXISTS \"$drill\"" > /dev/null 2>&1 || true; fi
-  rm -rf -- "$partial" "$partial.counts" "$work" "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"
+  rm -f -- "$partial" "$partial.counts" "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT

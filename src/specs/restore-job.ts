@@ -48,16 +48,17 @@ export const RESTORE_SCRIPT = String.raw`set -eu
 export LC_ALL=C
 : "${'${'}TERMINATION_LOG:=${TERMINATION_LOG}}"
 dump="$BACKUP_DIR/$RESTORE_FILE"
-work=$(mktemp -d)
-trap 'rm -rf -- "$work" "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"' EXIT
+work=
+trap 'rm -f -- "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"; [ -z "$work" ] || rm -rf -- "$work"' EXIT
 trap 'exit 143' TERM INT
 refuse() { echo "$1; nothing was changed" >&2; exit 1; }
-case "$RESTORE_FILE" in '' | */* | .*) refuse "RESTORE_FILE '$RESTORE_FILE' is not a file name" ;; esac
+${CONNECTION_SCRIPT}${DUMP_FUNCTIONS}case "$RESTORE_FILE" in '' | */* | .*) refuse "RESTORE_FILE '$RESTORE_FILE' is not a file name" ;; esac
 [ -f "$dump" ] || refuse "$RESTORE_FILE is not on the backup volume"
 [ -f "$dump.counts" ] || refuse "$RESTORE_FILE has no row counts beside it ($RESTORE_FILE.counts)"
 sha=$(sha256sum < "$dump.counts" | cut -d ' ' -f 1)
 [ "$sha" = "$COUNTS_SHA256" ] || refuse "the row counts beside $RESTORE_FILE are not the ones recorded when it was taken"
-${CONNECTION_SCRIPT}${DUMP_FUNCTIONS}pg_restore --list "$dump" > "$work/toc" || refuse "pg_restore cannot read $RESTORE_FILE"
+work=$(mktemp -d)
+pg_restore --list "$dump" > "$work/toc" || refuse "pg_restore cannot read $RESTORE_FILE"
 awk '$4 == "SCHEMA" && $5 == "-"' "$work/toc" > "$work/schemas.toc"
 pg_restore --use-list "$work/schemas.toc" --file - "$dump" | sed -n 's/^CREATE SCHEMA \(.*\);$/\1/p' > "$work/schemas"
 if grep -Evx '[a-z_][a-z0-9_$]*|"([^"]|"")*"' "$work/schemas" > "$work/odd"; then
@@ -123,7 +124,8 @@ export function parseRestoreSummary(message: string | undefined): RestoreSummary
   const value = summaryLine(message);
   if (!value) return undefined;
   const { restored, tables, rows } = value;
-  if (typeof restored !== 'string' || typeof tables !== 'number' || typeof rows !== 'number') return undefined;
+  if (typeof restored !== 'string' || typeof tables !== 'number' || typeof rows !== 'number')
+    return undefined;
   return { restored, tables, rows };
 }
 
