@@ -33,3 +33,30 @@ export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(
     await client.end();
   }
 }
+
+/** Every table outside the system schemas, with its columns and all its rows in a stable order. */
+export async function tableSnapshot(
+  url: string,
+): Promise<Record<string, { columns: string[]; rows: unknown[] }>> {
+  const tables = await query<{ schema: string; name: string }>(
+    url,
+    `SELECT table_schema AS schema, table_name AS name FROM information_schema.tables
+      WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'
+      ORDER BY 1, 2`,
+  );
+  const snapshot: Record<string, { columns: string[]; rows: unknown[] }> = {};
+  for (const { schema, name } of tables) {
+    const qualified = `"${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`;
+    const columns = await query<{ column_name: string }>(
+      url,
+      'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position',
+      [schema, name],
+    );
+    const [rows] = await query<{ rows: unknown[] }>(
+      url,
+      `SELECT coalesce(json_agg(t ORDER BY t::text), '[]') AS rows FROM ${qualified} t`,
+    );
+    snapshot[`${schema}.${name}`] = { columns: columns.map((c) => c.column_name), rows: rows!.rows };
+  }
+  return snapshot;
+}
