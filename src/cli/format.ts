@@ -186,8 +186,14 @@ export function formatHistory(
   out.out(lines.join('\n'));
 }
 
-function showJson(v: MigrationView) {
+/** A migration's SQL: from its file, else from the archive; null when neither has it. */
+function sqlOf(v: MigrationView) {
   const sql = v.file ?? v.archived;
+  if (!sql) return { noTransaction: false, up: null, down: null };
+  return { noTransaction: sql.noTransaction, up: sql.up, down: sql.down ?? null };
+}
+
+function showJson(v: MigrationView) {
   return {
     revision: v.revision,
     status: v.status,
@@ -198,9 +204,7 @@ function showJson(v: MigrationView) {
     checksum: v.file?.checksum ?? v.archived?.checksum ?? null,
     archivedChecksum: v.archived?.checksum ?? null,
     changed: v.changed,
-    noTransaction: sql?.noTransaction ?? false,
-    up: sql?.up ?? null,
-    down: sql?.down ?? null,
+    ...sqlOf(v),
   };
 }
 
