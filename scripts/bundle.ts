@@ -1,8 +1,9 @@
 // Bundles the CLI (src/main.ts) and every dependency into ES modules: dist/schemaops.mjs and the chunks it
-// imports beside it (schemaops-*.mjs), what the container image runs. Minified bundles load far less code
-// than node_modules (the Kubernetes client alone ships 25 MB of generated JavaScript), which keeps the
-// operator's memory low; split at main.ts's dynamic imports, `schemaops db …` loads only its own chunks and
-// none of the operator's, and starts in a fraction of the time.
+// imports beside it (schemaops-*.mjs), what the container image runs and what `npm pack` ships (package.json
+// "files" and "bin"; its prepack script runs this). Minified bundles load far less code than node_modules (the
+// Kubernetes client alone ships 25 MB of generated JavaScript), which keeps the operator's memory low; split at
+// the dynamic imports, the entry only checks the Node.js version (it runs on any Node), and `schemaops db …`
+// loads only its own chunks and none of the operator's, and starts in a fraction of the time.
 // Usage: node scripts/bundle.ts [OUTFILE] (Node 24 runs TypeScript as is); or import { bundle }.
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -12,6 +13,14 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_OUTFILE = join(root, 'dist', 'schemaops.mjs');
 
+/**
+ * The commands the package installs, by name (each a package.json "bin" entry, `dist/<name>.mjs`), and the
+ * source each is bundled from. The first is the main entry: it takes the name of the OUTFILE given.
+ */
+export const ENTRIES: readonly { readonly name: string; readonly source: string }[] = [
+  { name: 'schemaops', source: 'src/main.ts' },
+];
+
 /** The chunks an entry file imports: `<entry name>-<hash>.mjs` beside it. */
 export function chunkFiles(outfile: string): string[] {
   const prefix = `${basename(outfile, extname(outfile))}-`;
@@ -19,15 +28,17 @@ export function chunkFiles(outfile: string): string[] {
 }
 
 /**
- * Writes the bundle to `outfile`, its chunks and libpg-query's WASM beside it, and resolves with esbuild's
- * warnings (as text). Chunks of an earlier bundle to the same place are removed first.
+ * Writes the main entry to `outfile`, the other entries, the chunks and libpg-query's WASM beside it, and
+ * resolves with esbuild's warnings (as text). Chunks of an earlier bundle to the same place are removed first.
  */
 export async function bundle(outfile: string = DEFAULT_OUTFILE): Promise<string[]> {
   const outdir = dirname(outfile);
   const name = basename(outfile, extname(outfile));
   if (existsSync(outdir)) for (const stale of chunkFiles(outfile)) rmSync(join(outdir, stale));
   const result = await build({
-    entryPoints: { [name]: join(root, 'src', 'main.ts') },
+    entryPoints: Object.fromEntries(
+      ENTRIES.map((entry, i) => [i === 0 ? name : entry.name, join(root, entry.source)]),
+    ),
     outdir,
     outExtension: { '.js': extname(outfile) || '.mjs' },
     splitting: true,

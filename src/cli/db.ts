@@ -4,17 +4,22 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../duration.js';
 import {
   currentRevision,
-  migrateToTarget,
-  migrationHistory,
+  executePlan,
   planToTarget,
   stampTarget,
   type EngineOptions,
+  type MigrateResult,
 } from '../migrations/engine.js';
-import { MigrationError } from '../migrations/errors.js';
-import { parseTarget, TargetSyntaxError, type Target } from '../migrations/target.js';
+import { MigrationError, MigrationErrorCode } from '../migrations/errors.js';
+import { describePlanChange, lossesOf, type Plan } from '../migrations/planner.js';
+import { parseMigrationSource, type MigrationSource } from '../migrations/source.js';
+import { TargetSyntaxError, type Target } from '../migrations/target.js';
 import { redact, secretsOf } from '../redact.js';
-import { EXIT_FAILED, EXIT_USAGE } from './exit.js';
-import { formatHistory, formatMigrateResult, formatPlan, type Output } from './format.js';
+import { describeDataLoss } from '../sql/index.js';
+import { CommandError, reportError, UsageError } from './errors.js';
+import { formatHistory, formatMigrateResult, formatPlan, formatShow, type Output } from './format.js';
+import { knownRevisions, migrationView, migrationViews, readState } from './inspect.js';
+import { parseTargetArg, resolveRevision, resolveTarget, type TargetArg } from './revisions.js';
 
 interface DbOptions {
   databaseUrl?: string;
@@ -26,9 +31,6 @@ interface DbOptions {
   statementTimeout?: number;
 }
 
-/** A command-line mistake: printed with the flag at fault, exit code 2. */
-class UsageError extends Error {}
-
 function durationArg(flag: string) {
   return (value: string): number => {
     try {
@@ -39,9 +41,9 @@ function durationArg(flag: string) {
   };
 }
 
-function targetArg(value: string): Target {
+function targetArg(value: string): TargetArg {
   try {
-    return parseTarget(value, { allowRelative: true });
+    return parseTargetArg(value);
   } catch (err) {
     if (err instanceof TargetSyntaxError) throw new InvalidArgumentError(err.message);
     throw err;
@@ -97,40 +99,72 @@ function action<A extends unknown[]>(run: (opts: DbOptions, out: Output, ...args
   };
 }
 
-function reportError(err: unknown, out: Output): number {
-  if (err instanceof UsageError) {
-    out.err(`error: ${err.message}`);
-    return EXIT_USAGE;
-  }
-  if (err instanceof MigrationError) {
-    out.err(`error: ${err.message}`);
-    if (err.revision !== undefined && !err.message.includes('the database is at'))
-      out.err(`the database is at ${err.revision}`);
-    if (out.json) {
-      out.out(
-        JSON.stringify({
-          error: {
-            code: err.code,
-            message: err.message,
-            file: err.file,
-            line: err.line,
-            revision: err.revision,
-            halfApplied: err.halfApplied,
-          },
-        }),
-      );
-    }
-    return EXIT_FAILED;
-  }
-  out.err(`error: ${err instanceof Error ? err.message : String(err)}`);
-  return EXIT_FAILED;
-}
-
 interface TargetOpts {
   dir: string;
-  to: Target;
+  to: TargetArg;
+  sql?: boolean;
   dryRun?: boolean;
   expectHash?: string;
+  allowDataLoss?: boolean;
+}
+
+function readSource(dir: string): MigrationSource {
+  return parseMigrationSource(readMigrationDir(dir));
+}
+
+/**
+ * The target with a revision argument resolved: exactly a file's revision as it is, otherwise (a prefix, or a
+ * migration whose file is gone) against the files and the database.
+ */
+async function resolveTargetArg(
+  engine: EngineOptions,
+  source: MigrationSource,
+  to: TargetArg,
+): Promise<Target> {
+  if (to.kind !== 'prefix') return to;
+  if (source.some((m) => m.revision === to.prefix)) return { kind: 'revision', revision: to.prefix };
+  return resolveTarget(to, knownRevisions(source, await readState(engine)));
+}
+
+/** With --expect-hash, the plan must be the one reviewed; otherwise nothing runs. */
+function checkExpectedHash(plan: Plan, expectHash: string | undefined): void {
+  if (expectHash !== undefined && plan.hash !== expectHash)
+    throw new MigrationError(MigrationErrorCode.PlanChanged, describePlanChange({ hash: expectHash }, plan));
+}
+
+/** As the operator does without spec.policy.allowDataLoss: a plan that can lose data does not run. */
+function refuseDataLoss(plan: Plan, allowDataLoss: boolean): void {
+  if (!plan.destructive || allowDataLoss) return;
+  const losses = lossesOf(plan);
+  throw new CommandError(
+    'DataLossNotAllowed',
+    `the plan can lose data; pass --allow-data-loss to run it; nothing ran:\n` +
+      describeDataLoss(losses, plan.dataLoss.notAnalysable),
+    { losses: losses.slice(0, 20), notAnalysable: plan.dataLoss.notAnalysable.slice(0, 20), hash: plan.hash },
+  );
+}
+
+/** Plans moved by another run while this one waited: planned again, judged again, this many times at most. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Plans, refuses a plan that can lose data unless allowed, and executes that plan: the engine runs it only if
+ * the plan found under the lock has the same hash. Without --expect-hash, a plan that changed meanwhile (another
+ * run moved the database) is planned and judged again.
+ */
+async function migrate(engine: EngineOptions, source: MigrationSource, target: Target, opts: TargetOpts) {
+  for (let attempt = 1; ; attempt++) {
+    const plan = await planToTarget(engine, source, target);
+    checkExpectedHash(plan, opts.expectHash);
+    if (opts.dryRun) return { plan, revision: plan.from, dryRun: true } satisfies MigrateResult;
+    refuseDataLoss(plan, opts.allowDataLoss ?? false);
+    try {
+      return await executePlan(engine, plan);
+    } catch (err) {
+      const changed = err instanceof MigrationError && err.code === MigrationErrorCode.PlanChanged;
+      if (!changed || opts.expectHash !== undefined || attempt >= MAX_ATTEMPTS) throw err;
+    }
+  }
 }
 
 export function registerDbCommand(program: Command): void {
@@ -140,7 +174,7 @@ export function registerDbCommand(program: Command): void {
     .addOption(new Option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL); never printed'))
     .option('--migrations-table <name>', "node-pg-migrate's table of applied migrations", 'pgmigrations')
     .option('--schema <name>', 'schema of the migrations table', 'public')
-    .option('--json', 'machine-readable output', false);
+    .option('--json', 'machine-readable output; with it, errors too are one JSON object on stdout', false);
 
   db.command('current')
     .description('print the current revision (base when none is applied)')
@@ -152,30 +186,60 @@ export function registerDbCommand(program: Command): void {
     );
 
   db.command('history')
-    .description('list applied migrations, oldest first')
+    .description('list applied migrations oldest first, the current one marked *, then the pending ones')
+    .option('--dir <dir>', 'directory of migration files, to list the pending ones')
     .action(
-      action(async (opts, out) => {
-        formatHistory(out, await migrationHistory(engineOptions(opts)));
+      action(async (opts, out, cmdOpts: { dir?: string }) => {
+        const source = cmdOpts.dir === undefined ? [] : readSource(cmdOpts.dir);
+        const state = await readState(engineOptions(opts));
+        formatHistory(out, migrationViews(source, state), {
+          current: state.applied.at(-1)?.revision ?? 'base',
+          filesGiven: cmdOpts.dir !== undefined,
+        });
+      }),
+    );
+
+  db.command('show')
+    .description('print one migration: status, applied time, checksum, up and down SQL')
+    .argument('<revision>', 'a revision, or the start of one (its number is enough)')
+    .option('--dir <dir>', 'directory of migration files (otherwise the SQL comes from the archive)')
+    .action(
+      action(async (opts, out, typed: string, cmdOpts: { dir?: string }) => {
+        const source = cmdOpts.dir === undefined ? [] : readSource(cmdOpts.dir);
+        const state = await readState(engineOptions(opts));
+        const revision = resolveRevision(typed, knownRevisions(source, state));
+        formatShow(out, migrationView(revision, source, state));
       }),
     );
 
   const withTarget = (cmd: Command) =>
     cmd
       .requiredOption('--dir <dir>', 'directory of migration files (<number>_<name>.sql)')
-      .requiredOption('--to <target>', 'latest, base, a revision, +N or -N', targetArg);
+      .requiredOption('--to <target>', 'latest, base, a revision (or the start of one), +N or -N', targetArg);
 
-  withTarget(db.command('plan').description('print the plan to reach the target; changes nothing')).action(
-    action(async (opts, out, cmdOpts: TargetOpts) => {
-      const files = readMigrationDir(cmdOpts.dir);
-      formatPlan(out, await planToTarget(engineOptions(opts), files, cmdOpts.to));
-    }),
-  );
+  withTarget(
+    db.command('plan').description('print the plan to reach the target and its hash; changes nothing'),
+  )
+    .option('--sql', 'also print the SQL it runs, statement by statement, under file:line headers', false)
+    .action(
+      action(async (opts, out, cmdOpts: TargetOpts) => {
+        const engine = engineOptions(opts);
+        const source = readSource(cmdOpts.dir);
+        const plan = await planToTarget(engine, source, await resolveTargetArg(engine, source, cmdOpts.to));
+        formatPlan(out, plan, { sql: cmdOpts.sql ?? false });
+      }),
+    );
 
   withTarget(db.command('migrate').description('migrate up or roll back to the target'))
     .option('--dry-run', 'print the plan, change nothing', false)
     .option(
       '--expect-hash <hash>',
       'run only the plan with this hash (as printed by db plan); otherwise refuse (PlanChanged) and run nothing',
+    )
+    .option(
+      '--allow-data-loss',
+      'run a plan that can lose data (otherwise refused, naming what is at stake)',
+      false,
     )
     .option(
       '--wait-for-lock',
@@ -190,19 +254,19 @@ export function registerDbCommand(program: Command): void {
     )
     .action(
       action(async (opts, out, cmdOpts: TargetOpts) => {
-        const files = readMigrationDir(cmdOpts.dir);
-        const result = await migrateToTarget(engineOptions(opts), files, cmdOpts.to, {
-          dryRun: cmdOpts.dryRun ?? false,
-          ...(cmdOpts.expectHash === undefined ? {} : { expectHash: cmdOpts.expectHash }),
-        });
-        formatMigrateResult(out, result);
+        const engine = engineOptions(opts);
+        const source = readSource(cmdOpts.dir);
+        const target = await resolveTargetArg(engine, source, cmdOpts.to);
+        formatMigrateResult(out, await migrate(engine, source, target, cmdOpts));
       }),
     );
 
   withTarget(db.command('stamp').description('record the target as current without running any SQL')).action(
     action(async (opts, out, cmdOpts: TargetOpts) => {
-      const files = readMigrationDir(cmdOpts.dir);
-      formatMigrateResult(out, await stampTarget(engineOptions(opts), files, cmdOpts.to), 'stamped');
+      const engine = engineOptions(opts);
+      const source = readSource(cmdOpts.dir);
+      const target = await resolveTargetArg(engine, source, cmdOpts.to);
+      formatMigrateResult(out, await stampTarget(engine, source, target), 'stamped');
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { describeDataLoss } from '../sql/index.js';
 import type { MigrateResult } from '../migrations/engine.js';
-import { lossesOf, type Plan, type Segment } from '../migrations/planner.js';
-import type { AppliedMigration } from '../migrations/state.js';
+import { lossesOf, type Plan, type PlanStep, type Segment } from '../migrations/planner.js';
+import type { MigrationView } from './inspect.js';
 
 /** Where a command writes: stdout lines, stderr lines, and whether JSON was asked for. */
 export interface Output {
@@ -15,7 +15,25 @@ function revisionsOf(segment: Segment): string[] {
   return [...new Set(segment.steps.map((s) => s.revision))];
 }
 
-export function planJson(plan: Plan) {
+/** One statement of a plan as `db plan --sql` prints it, with where it comes from. */
+function statementsJson(segment: Segment, origins: ReadonlyMap<string, string>) {
+  return segment.steps.flatMap((step) =>
+    step.kind === 'statement'
+      ? [
+          {
+            revision: step.revision,
+            file: step.file,
+            line: step.line,
+            origin: origins.get(step.revision),
+            sql: step.sql,
+          },
+        ]
+      : [],
+  );
+}
+
+export function planJson(plan: Plan, options: { sql?: boolean } = {}) {
+  const origins = new Map(plan.migrations.map((m) => [m.revision, m.origin]));
   return {
     direction: plan.direction,
     from: plan.from,
@@ -26,7 +44,11 @@ export function planJson(plan: Plan) {
       checksum: m.checksum,
       statements: m.statements.length,
     })),
-    segments: plan.segments.map((s) => ({ transaction: s.transaction, migrations: revisionsOf(s) })),
+    segments: plan.segments.map((s) => ({
+      transaction: s.transaction,
+      migrations: revisionsOf(s),
+      ...(options.sql ? { statements: statementsJson(s, origins) } : {}),
+    })),
     destructive: plan.destructive,
     dataLoss: {
       losses: lossesOf(plan).slice(0, 20),
@@ -64,9 +86,39 @@ function planLines(plan: Plan): string[] {
   return lines;
 }
 
-export function formatPlan(out: Output, plan: Plan): void {
-  if (out.json) out.out(JSON.stringify(planJson(plan)));
-  else out.out(planLines(plan).join('\n'));
+/** A statement's header: where it is in its file, or in the archived section when the file is gone. */
+function statementHeader(
+  step: Extract<PlanStep, { kind: 'statement' }>,
+  plan: Plan,
+  origin?: string,
+): string {
+  if (origin !== 'archive') return `-- ${step.file}:${step.line}`;
+  const section = plan.direction === 'up' ? 'up' : 'down';
+  return `-- ${step.file} (from the archive: the file is gone), ${section} section line ${step.line}`;
+}
+
+/**
+ * The SQL a plan runs, statement by statement, each under a `-- file:line` header, segment by segment: what an
+ * approver reads before approving the plan's hash.
+ */
+export function planSqlLines(plan: Plan): string[] {
+  const origins = new Map(plan.migrations.map((m) => [m.revision, m.origin]));
+  const verb = plan.direction === 'up' ? 'applied' : 'rolled back';
+  const lines: string[] = [];
+  plan.segments.forEach((segment, i) => {
+    const how = segment.transaction ? 'one transaction' : 'no transaction: each statement commits on its own';
+    lines.push('', `-- segment ${i + 1} of ${plan.segments.length} (${how})`);
+    for (const step of segment.steps) {
+      if (step.kind === 'record') lines.push(`-- (records ${step.revision} as ${verb})`);
+      else lines.push(statementHeader(step, plan, origins.get(step.revision)), `${step.sql};`);
+    }
+  });
+  return lines;
+}
+
+export function formatPlan(out: Output, plan: Plan, options: { sql?: boolean } = {}): void {
+  if (out.json) out.out(JSON.stringify(planJson(plan, options)));
+  else out.out([...planLines(plan), ...(options.sql ? planSqlLines(plan) : [])].join('\n'));
 }
 
 export function formatMigrateResult(
@@ -84,11 +136,102 @@ export function formatMigrateResult(
   out.out(lines.join('\n'));
 }
 
-export function formatHistory(out: Output, history: readonly AppliedMigration[]): void {
+function historyJson(views: readonly MigrationView[], current: string) {
+  return {
+    current,
+    migrations: views.map((v) => ({
+      revision: v.revision,
+      status: v.status,
+      current: v.current,
+      runOn: v.runOn?.toISOString() ?? null,
+      origin: v.origin,
+      changed: v.changed,
+    })),
+  };
+}
+
+function historyNote(v: MigrationView): string {
+  const notes = [
+    ...(v.current ? ['current'] : []),
+    ...(v.origin === 'archive' ? ['file gone, SQL in the archive'] : []),
+    ...(v.origin === 'none' ? ['file gone, not archived'] : []),
+    ...(v.changed ? ['file changed since applied'] : []),
+  ];
+  return notes.length > 0 ? `  (${notes.join('; ')})` : '';
+}
+
+/**
+ * The history: applied migrations oldest first with when they ran, the current one marked `*`, then the
+ * pending ones (when the files were given).
+ */
+export function formatHistory(
+  out: Output,
+  views: readonly MigrationView[],
+  options: { current: string; filesGiven: boolean },
+): void {
   if (out.json) {
-    out.out(JSON.stringify(history.map((h) => ({ revision: h.revision, runOn: h.runOn.toISOString() }))));
+    out.out(JSON.stringify(historyJson(views, options.current)));
     return;
   }
-  if (history.length === 0) out.out('no migrations applied (base)');
-  for (const h of history) out.out(`${h.runOn.toISOString()}  ${h.revision}`);
+  const width = Math.max(0, ...views.map((v) => v.revision.length));
+  const lines: string[] = [];
+  if (options.current === 'base') lines.push('* base  (current: no migration applied)');
+  for (const v of views) {
+    const when = v.runOn?.toISOString() ?? ''.padEnd(24);
+    lines.push(
+      `${v.current ? '*' : ' '} ${v.status.padEnd(7)}  ${when}  ${v.revision.padEnd(width)}${historyNote(v)}`.trimEnd(),
+    );
+  }
+  if (!options.filesGiven) lines.push('(pending migrations are listed when --dir is given)');
+  out.out(lines.join('\n'));
+}
+
+/** A migration's SQL: from its file, else from the archive; null when neither has it. */
+function sqlOf(v: MigrationView) {
+  const sql = v.file ?? v.archived;
+  if (!sql) return { noTransaction: false, up: null, down: null };
+  return { noTransaction: sql.noTransaction, up: sql.up, down: sql.down ?? null };
+}
+
+function showJson(v: MigrationView) {
+  return {
+    revision: v.revision,
+    status: v.status,
+    current: v.current,
+    appliedAt: v.runOn?.toISOString() ?? null,
+    origin: v.origin,
+    file: v.file?.file ?? null,
+    checksum: v.file?.checksum ?? v.archived?.checksum ?? null,
+    archivedChecksum: v.archived?.checksum ?? null,
+    changed: v.changed,
+    ...sqlOf(v),
+  };
+}
+
+/** One migration: where it stands, its checksum, and its up and down SQL (from the file, else the archive). */
+export function formatShow(out: Output, v: MigrationView): void {
+  if (out.json) {
+    out.out(JSON.stringify(showJson(v)));
+    return;
+  }
+  const j = showJson(v);
+  const status =
+    v.status === 'applied' ? `applied ${j.appliedAt}${v.current ? ' (current)' : ''}` : 'pending';
+  const lines = [
+    `revision: ${v.revision}`,
+    `status:   ${status}`,
+    `file:     ${j.file ?? (v.origin === 'archive' ? `gone; the SQL below is from the archive` : 'gone')}`,
+    `checksum: ${j.checksum ?? 'unknown'}`,
+  ];
+  if (v.changed) lines.push(`archived: ${j.archivedChecksum} (the file changed since it was applied)`);
+  if (j.noTransaction) lines.push('runs outside a transaction (-- schemaops: no-transaction)');
+  if (j.up === null) lines.push('', '-- (no SQL: the file is gone and the archive holds no copy)');
+  else
+    lines.push(
+      '',
+      j.up.trimEnd(),
+      '',
+      j.down?.trimEnd() ?? '-- (no "-- Down Migration" section: irreversible)',
+    );
+  out.out(lines.join('\n'));
 }

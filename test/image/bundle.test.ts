@@ -67,7 +67,9 @@ describe('the bundle the image runs', () => {
     });
     expect(await run(['db', 'current'], env)).toMatchObject({ code: 0, stdout: '3_create-customers\n' });
     expect(await query(url, 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: expect.any(Number) }]);
-    expect(await run(['db', 'migrate', '--dir', migrations, '--to', 'base'], env)).toMatchObject({ code: 0 });
+    expect(
+      await run(['db', 'migrate', '--dir', migrations, '--to', 'base', '--allow-data-loss'], env),
+    ).toMatchObject({ code: 0 });
     expect(await run(['db', 'current'], env)).toMatchObject({ stdout: 'base\n' });
   });
 
