@@ -175,12 +175,6 @@ const refusedByOperator: BadInput[] = [
     names: ['9_nothing'],
   },
   {
-    what: 'a policy not carried out yet',
-    spec: { policy: { onFailure: 'RestoreBackup' } },
-    reason: 'UnsupportedPolicy',
-    names: ['spec.policy.onFailure'],
-  },
-  {
     what: 'a file without an up section',
     files: { ...files, '4_no-up.sql': 'CREATE TABLE audit (id int);\n' },
     reason: 'InvalidMigrationFile',

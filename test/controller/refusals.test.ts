@@ -81,12 +81,6 @@ describe('bad input is refused before any action', () => {
     ['a missing backup PVC', { backup: { pvc: 'no-pvc' } }, 'BackupPvcNotFound', 'no-pvc'],
     ['an unknown target', { targetRevision: '9_nothing' }, 'UnknownTarget', '9_nothing.sql'],
     ['a malformed target', { targetRevision: 'drop table orders' }, 'InvalidSpec', 'spec.targetRevision'],
-    [
-      'restoring a backup on failure',
-      { policy: { onFailure: 'RestoreBackup' } },
-      'UnsupportedPolicy',
-      'spec.policy.onFailure',
-    ],
   ])('%s', async (_what, overrides, reason, named) => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options, overrides));
