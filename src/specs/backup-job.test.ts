@@ -424,3 +424,58 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect([b, a].sort()).toEqual([a, b]);
   });
 });
+
+describe('backup pods that fit real clusters', () => {
+  const fitted = buildBackupJob({
+    ...input,
+    backup: {
+      ...input.backup,
+      resources: { requests: { cpu: '250m', memory: 256 }, limits: { memory: '1Gi' } },
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }],
+      podAnnotations: { 'sidecar.istio.io/inject': 'false' },
+      caBundle: { configMapKeyRef: { name: 'db-ca', key: 'ca.crt' } },
+    },
+  });
+  const pod = fitted.spec!.template.spec!;
+  const container = containerOf(fitted);
+
+  it('carries resources (quantities as strings), node selector, tolerations and pod annotations', () => {
+    expect(container.resources).toEqual({
+      requests: { cpu: '250m', memory: '256' },
+      limits: { memory: '1Gi' },
+    });
+    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    expect(pod.tolerations).toEqual([
+      { key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' },
+    ]);
+    expect(fitted.spec!.template.metadata!.annotations).toEqual({ 'sidecar.istio.io/inject': 'false' });
+    // Without them the pod has none of these fields.
+    const plain = buildBackupJob(input).spec!.template;
+    expect(plain.metadata!.annotations).toBeUndefined();
+    expect(plain.spec!.nodeSelector).toBeUndefined();
+    expect(containerOf(buildBackupJob(input)).resources).toBeUndefined();
+  });
+
+  it('mounts a CA bundle read-only and points PGSSLROOTCERT at it, from a ConfigMap or a Secret', () => {
+    expect(pod.volumes).toContainEqual({
+      name: 'ca',
+      configMap: { name: 'db-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+    });
+    expect(container.volumeMounts).toContainEqual({
+      name: 'ca',
+      mountPath: '/etc/schemaops/ca',
+      readOnly: true,
+    });
+    expect(literalEnv(container).PGSSLROOTCERT).toBe('/etc/schemaops/ca/ca.crt');
+    const fromSecret = buildBackupJob({
+      ...input,
+      backup: { ...input.backup, caBundle: { secretKeyRef: { name: 'db-tls', key: 'root.pem' } } },
+    });
+    expect(fromSecret.spec!.template.spec!.volumes).toContainEqual({
+      name: 'ca',
+      secret: { secretName: 'db-tls', items: [{ key: 'root.pem', path: 'root.pem' }] },
+    });
+    expect(literalEnv(containerOf(fromSecret)).PGSSLROOTCERT).toBe('/etc/schemaops/ca/root.pem');
+  });
+});

@@ -3,7 +3,10 @@ import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentObserver, type RunObserver } from '../../src/controller/context.js';
 import type { StoredSchemaMigration } from '../../src/kube/types.js';
+import { validateSpec } from '../../src/api/v1alpha1/validate.js';
 import { currentRevision } from '../../src/migrations/engine.js';
+import { buildBackupJob } from '../../src/specs/backup-job.js';
+import { buildRestoreJob } from '../../src/specs/restore-job.js';
 import { query, tableSnapshot } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
 import {
@@ -353,5 +356,61 @@ describe('backup.verify: Restore', () => {
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('1_create-customers');
     expect(await tableSnapshot(f.databaseUrl)).toEqual(before);
     await expectAvailable(f);
+  });
+});
+
+describe('backup settings for real clusters', () => {
+  it('are accepted by the CRD, and the backup and restore Jobs built from them by kube-apiserver', async () => {
+    const f = await createFixture(h, fixture);
+    const backup = {
+      pvc: 'orders-backups',
+      verify: 'Restore',
+      resources: { requests: { cpu: '250m', memory: 256 }, limits: { memory: '1Gi' } },
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }],
+      podAnnotations: { 'sidecar.istio.io/inject': 'false' },
+      caBundle: { secretKeyRef: { name: 'db-tls', key: 'ca.crt' } },
+    };
+    await createMigration(h, f, migrationSpec(fixture, { backup, suspend: true }));
+    const stored = await h.kube.getSchemaMigration(f.ref);
+    expect((stored?.spec as { backup?: unknown } | undefined)?.backup).toMatchObject(backup);
+    const spec = validateSpec(stored!.spec);
+    if (!spec.ok) throw new Error(spec.errors.join('; '));
+    const owner = { name: 'orders', namespace: f.namespace, uid: stored!.metadata.uid };
+    const jobs = [
+      buildBackupJob({
+        migration: owner,
+        planHash: `sha256:${'cd'.repeat(32)}`,
+        backup: spec.spec.backup!,
+        databaseSecret: { name: 'orders-db', key: 'url' },
+        timeoutSeconds: 60,
+        now: new Date(),
+      }),
+      buildRestoreJob({
+        name: 'orders-restore-0000000000',
+        migration: owner,
+        backup: spec.spec.backup!,
+        databaseSecret: { name: 'orders-db', key: 'url' },
+        file: 'orders-20261121T120000Z.dump',
+        countsSha256: 'ab'.repeat(32),
+        timeoutSeconds: 60,
+        lockTimeoutMs: 2000,
+      }),
+    ];
+    for (const job of jobs) {
+      const created = await h.batch.createNamespacedJob({ namespace: f.namespace, body: job, dryRun: 'All' });
+      expect(created.spec?.template.spec?.containers[0]?.resources?.requests).toEqual({
+        cpu: '250m',
+        memory: '256',
+      });
+    }
+    // The CRD refuses a CA bundle that names both a ConfigMap and a Secret.
+    await expect(
+      patchMigration(h, f, {
+        spec: {
+          backup: { ...backup, caBundle: { ...backup.caBundle, configMapKeyRef: { name: 'x', key: 'y' } } },
+        },
+      }),
+    ).rejects.toThrow(/exactly one of configMapKeyRef or secretKeyRef/);
   });
 });
