@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { V1Container, V1Job } from '@kubernetes/client-node';
+import type { V1Job } from '@kubernetes/client-node';
 import { freshDatabase, query, testPostgres } from '../../test/support/db.js';
 import { containerOf, literalEnv, recordingPath, runJobScript } from '../../test/support/job-script.js';
 import {
