@@ -12,6 +12,7 @@ import { lossesOf, type Plan } from '../migrations/planner.js';
 import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
 import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
 import { setFinalizer } from './finalizer.js';
+import { planSummary, publishPlan } from './plan-record.js';
 import type { Inputs } from './inputs.js';
 import { engineOptions, writeStatus } from './run.js';
 import { atTarget, progressing, stalled, summarise, type Summary } from './summary.js';
@@ -71,6 +72,7 @@ function statusPlan(plan: Plan, now: Date): StatusPlan {
     migrations: plan.migrations.map((m) => m.revision),
     destructive: plan.destructive,
     hash: plan.hash,
+    summary: planSummary(plan),
     startedAt: kubeTimestamp(now),
   };
 }
@@ -102,8 +104,10 @@ async function awaitApproval(
   const { namespace, name } = object.metadata;
   const what = `${plan.direction === 'up' ? 'apply' : 'roll back'} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}`;
   const message = `waiting for approval to ${what}; approve with: kubectl -n ${namespace} annotate smig ${name} ${Annotation.approve}=${plan.hash} --overwrite`;
-  if (object.status?.plan?.hash !== plan.hash)
+  if (object.status?.plan?.hash !== plan.hash) {
+    await publishPlan(ctx, object, plan);
     observerOf(ctx).event(object, 'Normal', Reason.AwaitingApproval, message);
+  }
   const { startedAt: _notStarted, ...proposed } = statusPlan(plan, ctx.now());
   return report(ctx, object, progressing(Phase.AwaitingApproval, Reason.AwaitingApproval, message), {
     plan: proposed,
@@ -209,6 +213,7 @@ async function beginRun(
   const note = inputs.workloadNote ? `; ${inputs.workloadNote}` : '';
   const message = `${verb} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}${note}`;
   if (inputs.workload) run.object = await setFinalizer(ctx.kube, run.object, true);
+  if (object.status?.plan?.hash !== plan.hash) await publishPlan(ctx, object, plan);
   await writeStatus(run, (o) => ({
     ...summarise(o, progressing(first, Reason.Progressing, message), now, [
       { type: ConditionType.WorkloadScaledDown, status: ConditionStatus.False, ...workloadCondition(inputs) },

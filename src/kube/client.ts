@@ -15,6 +15,7 @@ import {
 import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
 import type { WorkloadKind } from '../api/v1alpha1/spec.js';
 import {
+  isAlreadyExists,
   KubeApiError,
   type ConfigMapData,
   type KubeClient,
@@ -226,6 +227,20 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       return list.items
         .map((cm) => ({ name: cm.metadata?.name ?? '', data: configMapData(cm) }))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    saveConfigMap: async (configMap) => {
+      const namespace = configMap.metadata?.namespace ?? '';
+      const name = configMap.metadata?.name ?? '';
+      const what = named('ConfigMap', { namespace, name });
+      try {
+        await call(`creating ${what}`, () => core.createNamespacedConfigMap({ namespace, body: configMap }));
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+        await call(`replacing ${what}`, () =>
+          core.replaceNamespacedConfigMap({ namespace, name, body: configMap }),
+        );
+      }
     },
 
     pvcExists: async (ref) =>

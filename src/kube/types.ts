@@ -1,4 +1,4 @@
-import type { V1Job, V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
 import type { SchemaMigrationStatus } from '../api/v1alpha1/status.js';
 import type { WorkloadKind } from '../api/v1alpha1/spec.js';
 
@@ -90,6 +90,8 @@ export interface KubeClient {
     matchLabels: Record<string, string>,
   ): Promise<{ name: string; data: ConfigMapData }[]>;
   pvcExists(ref: ObjectRef): Promise<boolean>;
+  /** Creates the ConfigMap, or replaces the one of that name (one the operator owns). */
+  saveConfigMap(configMap: V1ConfigMap): Promise<void>;
 
   getWorkload(kind: WorkloadKind, ref: ObjectRef): Promise<WorkloadState | undefined>;
   /** Sets spec.replicas through the scale subresource. */

@@ -126,3 +126,47 @@ describe('the approval gate', () => {
     expect(object?.status?.phase).toBe('Ready');
   });
 });
+
+describe('a plan an approver can review', () => {
+  it('publishes the exact SQL under the plan hash, counts statements per kind in status, and names what it drops', async () => {
+    const f = await createFixture(h, options);
+    await createMigration(
+      h,
+      f,
+      migrationSpec(options, { policy: { approval: 'Destructive', allowDataLoss: true } }),
+    );
+    await converge(h, f, isReady);
+    await query(f.databaseUrl, 'INSERT INTO customers (name) VALUES ($1), ($2)', ['ada', 'grace']);
+    await patchMigration(h, f, { spec: { targetRevision: '1_create-orders' } });
+    const hash = await awaitingHash(f);
+
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.plan?.summary).toEqual({
+      statements: 2,
+      kinds: [
+        { kind: 'Drop', count: 1 },
+        { kind: 'AlterTable', count: 1 },
+      ],
+      destructive: expect.arrayContaining([
+        {
+          at: '3_create-customers.sql:4',
+          statement: expect.stringContaining('DROP TABLE customers'),
+          rows: 2,
+        },
+      ]),
+    });
+    const configMap = await h.core.readNamespacedConfigMap({ namespace: f.namespace, name: 'orders-plan' });
+    expect(configMap.data?.hash).toBe(hash);
+    expect(configMap.data?.['plan.sql']).toContain('DROP TABLE customers;');
+    expect(configMap.data?.['plan.sql']).toContain('ALTER TABLE orders DROP COLUMN note;');
+    expect(configMap.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'SchemaMigration',
+      name: 'orders',
+    });
+
+    await approve(f, hash);
+    await converge(h, f, isReady);
+    const done = await h.kube.getSchemaMigration(f.ref);
+    expect(done?.status?.history?.[0]).toMatchObject({ direction: 'Down', planHash: hash });
+  });
+});

@@ -83,7 +83,7 @@ The finalizers rule lets the backup Job carry an owner reference with blockOwner
   verbs: [get]
 - apiGroups: ['']
   resources: [configmaps]
-  verbs: [get, list]
+  verbs: [get, list, create, update]
 - apiGroups: ['']
   resources: [persistentvolumeclaims]
   verbs: [get]

@@ -44,6 +44,33 @@ export const conditionSchema = z.object({
   message: z.string().max(32768),
 });
 
+export const planSummarySchema = z
+  .object({
+    statements: z.int().min(0),
+    kinds: z
+      .array(z.object({ kind: z.string(), count: z.int().min(0) }))
+      .describe(
+        "Statements per kind, as PostgreSQL's parser names them (Create, AlterTable, Index, Insert, …).",
+      ),
+    destructive: z
+      .array(
+        z.object({
+          at: z.string().describe('file:line'),
+          statement: z.string(),
+          rows: z
+            .int()
+            .min(0)
+            .optional()
+            .describe('The rows (or values) at stake, measured in the database.'),
+        }),
+      )
+      .describe('The statements that drop or lose data, with what they would lose.'),
+    destructiveOmitted: z.int().min(0).optional(),
+  })
+  .describe(
+    'What the plan runs; the whole SQL is in the ConfigMap <name>-plan, bound to the plan by its hash.',
+  );
+
 export const planSchema = z
   .object({
     from: revision.optional(),
@@ -54,6 +81,7 @@ export const planSchema = z
       .describe('The migrations the plan applies (Up) or reverts (Down), in order.'),
     destructive: z.boolean().describe('Whether the plan goes down or drops data.'),
     hash: z.string().describe('sha256:<hex> over the plan; what `schemaops.dev/approve` must carry.'),
+    summary: planSummarySchema.optional(),
     startedAt: timestamp.optional().describe('When the run began acting on the plan.'),
     backupJob: z
       .string()
@@ -84,7 +112,9 @@ export const planSchema = z
       .object({
         file: z.string().describe('The backup being restored.'),
         source: z.enum(RESTORE_SOURCES).describe('Annotation (schemaops.dev/restore) or OnFailure (policy).'),
-        countsSha256: z.string().describe("sha256 of the backup's row counts file, as recorded at backup time."),
+        countsSha256: z
+          .string()
+          .describe("sha256 of the backup's row counts file, as recorded at backup time."),
         job: z.string().optional().describe('The restore Job, recorded before it is created.'),
         restoredAt: timestamp.optional().describe('When the restore Job committed.'),
       })
@@ -106,15 +136,21 @@ export const tableRowsSchema = z.object({
 });
 
 export const backupRecordSchema = z.object({
-  file: z.string().describe('The dump file name on the backup PVC; `<file>.counts` beside it holds every count.'),
+  file: z
+    .string()
+    .describe('The dump file name on the backup PVC; `<file>.counts` beside it holds every count.'),
   job: z.string().describe('The Job that wrote it.'),
-  purpose: z.enum(BACKUP_PURPOSES).describe("Run: a run's backup before its SQL. Safety: taken before a restore."),
+  purpose: z
+    .enum(BACKUP_PURPOSES)
+    .describe("Run: a run's backup before its SQL. Safety: taken before a restore."),
   revision: revision.describe('The revision the database was at when it was dumped.'),
   completedAt: timestamp,
   sizeBytes: z.int().min(0),
   verified: z
     .enum(['Read', 'Restore'])
-    .describe('Read: every row was read back from the dump. Restore: it also restored into a scratch database.'),
+    .describe(
+      'Read: every row was read back from the dump. Restore: it also restored into a scratch database.',
+    ),
   tables: z.int().min(0),
   rows: z.int().min(0),
   countsSha256: z.string().describe('sha256 of the counts file; a restore checks the database against it.'),
@@ -156,6 +192,7 @@ export const historyEntrySchema = z.object({
   downtimeSeconds: z.number().min(0).optional().describe('How long the workload was at zero replicas.'),
   backupFile: z.string().optional().describe('The backup this run took.'),
   restoredFrom: z.string().optional().describe('For a restore: the backup it restored.'),
+  planHash: z.string().optional().describe('The hash of the plan the run carried out.'),
 });
 
 export const failureSchema = z
@@ -219,6 +256,7 @@ export type LastBackup = z.output<typeof lastBackupSchema>;
 export type HistoryEntry = z.output<typeof historyEntrySchema>;
 export type Outcome = HistoryEntry['outcome'];
 export type Failure = z.output<typeof failureSchema>;
+export type PlanSummary = z.output<typeof planSummarySchema>;
 export type BackupRecord = z.output<typeof backupRecordSchema>;
 export type RestoreRecord = z.output<typeof restoreRecordSchema>;
 export type RestoreSource = (typeof RESTORE_SOURCES)[number];

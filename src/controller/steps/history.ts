@@ -18,7 +18,7 @@ export function historyWith(run: Run, outcome: Outcome, now: Date): HistoryEntry
       ? { downtimeSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 1000)) }
       : {}),
     ...(backup && backup.job === run.object.status?.plan?.backupJob ? { backupFile: backup.file } : {}),
-    ...(plan.restore ? { restoredFrom: plan.restore.file } : {}),
+    ...(plan.restore ? { restoredFrom: plan.restore.file } : { planHash: plan.hash }),
   };
   return [entry, ...(run.object.status?.history ?? [])].slice(0, HISTORY_LIMIT);
 }
