@@ -82,7 +82,8 @@ describe('a SchemaMigration taken end to end', () => {
     const jobs = await listBackupJobs(h, f);
     expect(jobs).toHaveLength(1);
     const dumps = readdirSync(h.cluster.pvcDir(f.namespace, 'orders-backups'));
-    expect(dumps).toEqual([object?.status?.lastBackup?.file]);
+    const file = object?.status?.lastBackup?.file;
+    expect(dumps).toEqual([file, `${file}.counts`]);
     expect(entry?.backupFile).toBe(object?.status?.lastBackup?.file);
     const listing = execFileSync(
       'pg_restore',

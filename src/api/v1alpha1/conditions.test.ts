@@ -26,6 +26,7 @@ describe('condition types, reasons and phases', () => {
     expect(FINALIZER).toBe('schemaops.dev/finalizer');
     expect(Annotation).toEqual({
       approve: 'schemaops.dev/approve',
+      restore: 'schemaops.dev/restore',
       retry: 'schemaops.dev/retry',
       originalReplicas: 'schemaops.dev/original-replicas',
     });
