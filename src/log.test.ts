@@ -10,7 +10,10 @@ function capture(level: string) {
       done();
     },
   });
-  return { log: createLogger(level, sink), lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log: createLogger(level, sink),
+    lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('the root logger', () => {
@@ -19,7 +22,12 @@ describe('the root logger', () => {
     const before = Date.now();
     log.warn({ key: 'shop/orders', reason: 'UnknownTarget' }, 'refused');
     const [line] = lines();
-    expect(line).toMatchObject({ level: 'warn', key: 'shop/orders', reason: 'UnknownTarget', msg: 'refused' });
+    expect(line).toMatchObject({
+      level: 'warn',
+      key: 'shop/orders',
+      reason: 'UnknownTarget',
+      msg: 'refused',
+    });
     expect(line?.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(Date.parse(String(line?.time))).toBeGreaterThanOrEqual(before - 1);
   });
@@ -29,6 +37,8 @@ describe('the root logger', () => {
     const child = log.child({ reconcileId: 'ab12' });
     child.debug('hidden');
     child.error({ reason: 'MigrationFailed' }, 'run failed');
-    expect(lines()).toEqual([expect.objectContaining({ level: 'error', reconcileId: 'ab12', msg: 'run failed' })]);
+    expect(lines()).toEqual([
+      expect.objectContaining({ level: 'error', reconcileId: 'ab12', msg: 'run failed' }),
+    ]);
   });
 });
