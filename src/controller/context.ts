@@ -1,19 +1,28 @@
 import type { Logger } from 'pino';
 import type { KubeClient, ObjectRef, StoredSchemaMigration } from '../kube/types.js';
 
+/** The steps of a run timed from their start to their end (scaleDown and restoreWorkload span reconciles). */
+export type TimedStep = 'scaleDown' | 'restoreWorkload';
+
 /** Where a run reports what it did: Events for people, numbers for metrics. Best effort, never throws. */
 export interface RunObserver {
   event(object: StoredSchemaMigration, type: 'Normal' | 'Warning', reason: string, note: string): void;
   migrated(direction: 'Up' | 'Down', count: number, seconds: number): void;
   backedUp(seconds: number): void;
+  stepFinished(step: TimedStep, seconds: number): void;
+  /** A run's downtime, once, when its history entry carries it. */
   downtime(seconds: number): void;
+  /** A refusal started or changed its reason (the moment its Warning Event goes out). */
+  refused(reason: string): void;
 }
 
 export const silentObserver: RunObserver = {
   event: () => undefined,
   migrated: () => undefined,
   backedUp: () => undefined,
+  stepFinished: () => undefined,
   downtime: () => undefined,
+  refused: () => undefined,
 };
 
 /** What a reconcile works with; tests pass their own clock. */

@@ -10,6 +10,7 @@ import { MigrationError } from '../migrations/errors.js';
 import { describeDataLoss } from '../sql/index.js';
 import { lossesOf, type Plan } from '../migrations/planner.js';
 import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
+import { redact } from '../redact.js';
 import { DONE, observerOf, TransientError, type ReconcileContext, type ReconcileResult } from './context.js';
 import { setFinalizer } from './finalizer.js';
 import { planSummary, publishPlan } from './plan-record.js';
@@ -35,9 +36,17 @@ export async function report(
   const target = { ctx, object };
   const before = object.status?.conditions?.find((c) => c.type === ConditionType.Stalled);
   await writeStatus(target, (o) => ({ ...summarise(o, summary, ctx.now()), ...extra }));
-  // One Warning when a refusal starts or changes, not one per reconcile.
+  // One Warning, one log line and one count when a refusal starts or changes, not one per reconcile.
   const changed = before?.status !== 'True' || before.reason !== summary.reason;
-  if (summary.stalled && changed) observerOf(ctx).event(object, 'Warning', summary.reason, summary.message);
+  if (summary.stalled && changed) {
+    const { namespace, name } = object.metadata;
+    ctx.log.warn(
+      { key: `${namespace}/${name}`, reason: summary.reason, message: redact(summary.message) },
+      'refused',
+    );
+    observerOf(ctx).event(object, 'Warning', summary.reason, summary.message);
+    observerOf(ctx).refused(summary.reason);
+  }
   return DONE;
 }
 

@@ -1,3 +1,5 @@
+import { redact } from '../redact.js';
+
 /**
  * Why the engine refused or failed. Each code is also the reason the operator reports,
  * so they are CamelCase and stable.
@@ -21,6 +23,50 @@ export const MigrationErrorCode = {
 } as const;
 export type MigrationErrorCode = (typeof MigrationErrorCode)[keyof typeof MigrationErrorCode];
 
+/**
+ * What PostgreSQL said about a statement it rejected (the fields of pg's DatabaseError), without the query
+ * text. pg's own `file`, `line` and `routine` name PostgreSQL's C source, not a migration: they are left out.
+ */
+export interface PostgresError {
+  readonly sqlState: string;
+  readonly severity?: string;
+  readonly message: string;
+  readonly detail?: string;
+  readonly hint?: string;
+  /** The PL/pgSQL or SQL function context the error came from. */
+  readonly where?: string;
+  readonly schema?: string;
+  readonly table?: string;
+  readonly column?: string;
+  readonly constraint?: string;
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+const OPTIONAL_FIELDS = [
+  'severity',
+  'detail',
+  'hint',
+  'where',
+  'schema',
+  'table',
+  'column',
+  'constraint',
+] as const;
+
+/** PostgreSQL's error in `err` (a pg DatabaseError: a SQLSTATE and a severity), if that is what it is. */
+export function postgresErrorOf(err: unknown): PostgresError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const fields = err as Error & Record<string, unknown>;
+  if (typeof fields.code !== 'string' || !SQLSTATE.test(fields.code) || typeof fields.severity !== 'string')
+    return undefined;
+  const optional: Record<string, string> = {};
+  for (const name of OPTIONAL_FIELDS) {
+    const value = fields[name];
+    if (typeof value === 'string' && value !== '') optional[name] = value;
+  }
+  return { sqlState: fields.code, message: err.message, ...optional };
+}
+
 /** A refusal or failure of the engine, naming the file (migration) at fault where there is one. */
 export class MigrationError extends Error {
   readonly code: MigrationErrorCode;
@@ -40,6 +86,11 @@ export class MigrationError extends Error {
     this.file = options.file;
   }
 
+  /** PostgreSQL's error, when the database rejected a statement (or the lock, or the session). */
+  get postgres(): PostgresError | undefined {
+    return postgresErrorOf(this.cause);
+  }
+
   /** Refusals are decided before any SQL runs; a human must change the input. */
   get isRefusal(): boolean {
     return (
@@ -48,4 +99,21 @@ export class MigrationError extends Error {
       this.code !== MigrationErrorCode.DatabaseUnreachable
     );
   }
+}
+
+/**
+ * A failure as a log line carries it: the migration file and line, and PostgreSQL's error (SQLSTATE, message,
+ * detail, hint…), each text with the secrets (the database URL, its password) replaced.
+ */
+export function failureLogFields(err: unknown, secrets: readonly string[]): Record<string, unknown> {
+  if (!(err instanceof MigrationError)) return {};
+  const fields: Record<string, unknown> = {};
+  if (err.file !== undefined) fields.file = err.file;
+  if (err.line !== undefined) fields.line = err.line;
+  const postgres = err.postgres;
+  if (postgres)
+    fields.postgres = Object.fromEntries(
+      Object.entries(postgres).map(([name, value]) => [name, redact(String(value), secrets)]),
+    );
+  return fields;
 }

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.js';
 import {
   NotLeadingError,
@@ -11,9 +11,11 @@ import { createKubeClient, loadKubeConfig } from '../kube/client.js';
 import { createEventRecorder } from '../kube/events.js';
 import { createLeaseClient } from '../kube/lease.js';
 import { watchSchemaMigrations, type Watches } from '../kube/watch.js';
+import { createLogger } from '../log.js';
 import { startHttpServers, type HttpServers } from './health.js';
 import { LeaderElector } from './leader.js';
 import { createMetrics, type OperatorMetrics } from './metrics.js';
+import { observingStatus } from './status-metrics.js';
 import { WorkQueue } from './queue.js';
 
 export interface RunningOperator {
@@ -60,9 +62,17 @@ function observer(
   return {
     event: (object, type, reason, note) =>
       void events.record(object, { type, reason, action: actionOf(reason), note }),
-    migrated: (direction, count, seconds) => metrics.migrated(direction, count, seconds),
-    backedUp: (seconds) => metrics.backedUp(seconds),
+    migrated(direction, count, seconds) {
+      metrics.migrated(direction, count, seconds);
+      metrics.stepFinished('migrate', seconds);
+    },
+    backedUp(seconds) {
+      metrics.backedUp(seconds);
+      metrics.stepFinished('backup', seconds);
+    },
+    stepFinished: (step, seconds) => metrics.stepFinished(step, seconds),
     downtime: (seconds) => metrics.downtime(seconds),
+    refused: (reason) => metrics.refused(reason),
   };
 }
 
@@ -107,12 +117,12 @@ function workQueue(
  */
 export async function startOperator(
   config: OperatorConfig,
-  log: Logger = pino({ level: config.logLevel }),
+  log: Logger = createLogger(config.logLevel),
 ): Promise<RunningOperator> {
   const kc = loadKubeConfig(config.kubeconfig ? { kubeconfigPath: config.kubeconfig } : {});
   const metrics = createMetrics();
   const ctx: ReconcileContext = {
-    kube: createKubeClient(kc),
+    kube: observingStatus(createKubeClient(kc), metrics),
     log,
     now: () => new Date(),
     observer: observer(config, metrics, log, kc),
@@ -153,6 +163,8 @@ export async function startOperator(
     if (leaseLost) current.term.leading = false;
     await current.queue.stop();
     await current.watches.stop();
+    // The next leader reports the objects' state; this instance no longer does.
+    metrics.forget();
     log.info({ leaseLost }, 'work stopped');
   };
   const elector = config.leaderElect

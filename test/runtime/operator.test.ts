@@ -98,12 +98,23 @@ describe('the operator runtime', () => {
       'schemaops_migrations_applied_total 3',
       'schemaops_migration_duration_seconds_count{direction="Up"} 1',
       'schemaops_workload_downtime_seconds_count 1',
+      'schemaops_downtime_seconds_count 1',
+      'schemaops_runs_total{outcome="Succeeded"} 1',
+      'schemaops_runs_total{outcome="Failed"} 0',
+      'schemaops_step_duration_seconds_count{step="scaleDown"} 1',
+      'schemaops_step_duration_seconds_count{step="migrate"} 1',
+      'schemaops_step_duration_seconds_count{step="restoreWorkload"} 1',
       'schemaops_queue_depth',
       'schemaops_leader 1',
       'process_cpu_user_seconds_total',
     ]) {
       expect(metrics).toContain(series);
     }
+    // The run's downtime, from the scale-down request to the workload ready, to 0.1 s: the value the histogram got.
+    const downtime = (await h.kube.getSchemaMigration(f.ref))?.status?.history?.[0]?.downtimeSeconds ?? 0;
+    expect(downtime).toBeGreaterThan(0);
+    expect(Math.round(downtime * 10) / 10).toBe(downtime);
+    expect(metrics).toContain(`schemaops_downtime_seconds_sum ${downtime}\n`);
   });
 
   it('converges a change made after its watches were cut, expired (410) and failed to relist (500)', async () => {

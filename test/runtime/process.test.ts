@@ -90,6 +90,16 @@ describe('schemaops operator as a process', () => {
     operator.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output()).toContain('operator stopped');
+    // Its log as a person or a log pipeline reads it: every line JSON, with a level name and an ISO-8601 time.
+    const lines = output()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { level?: unknown; time?: unknown });
+    expect(lines.length).toBeGreaterThan(2);
+    for (const line of lines) {
+      expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).toContain(line.level);
+      expect(line.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    }
 
     const revision = await currentRevision({ databaseUrl: f.databaseUrl });
     expect(['base', '3_create-customers']).toContain(revision);

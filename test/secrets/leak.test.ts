@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { ReconcileContext } from '../../src/controller/context.js';
+import { silentObserver, type ReconcileContext } from '../../src/controller/context.js';
 import { createEventRecorder } from '../../src/kube/events.js';
 import type { StoredSchemaMigration } from '../../src/kube/types.js';
 import { currentRevision } from '../../src/migrations/engine.js';
@@ -50,12 +50,10 @@ function recordingContext(): { ctx: ReconcileContext; settled: () => Promise<unk
   const ctx: ReconcileContext = {
     ...base,
     observer: {
+      ...silentObserver,
       event: (object, type, reason, note) => {
         pending.push(events.record(object, { type, reason, action: 'Reconcile', note }));
       },
-      migrated: () => undefined,
-      backedUp: () => undefined,
-      downtime: () => undefined,
     },
   };
   return { ctx, settled: () => Promise.all(pending) };

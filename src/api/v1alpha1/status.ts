@@ -120,6 +120,12 @@ export const planSchema = z
       })
       .optional()
       .describe('Set when this run restores a backup (direction Restore).'),
+    scaleDownAt: timestamp
+      .optional()
+      .describe('When the workload was asked to scale to 0 (RFC 3339, ms): the downtime counts from here.'),
+    workloadReadyAt: timestamp
+      .optional()
+      .describe('When the workload was seen ready again (RFC 3339, ms): the downtime ends here.'),
   })
   .describe('The run under way or waiting for approval.');
 
@@ -189,7 +195,13 @@ export const historyEntrySchema = z.object({
   startedAt: timestamp,
   finishedAt: timestamp,
   outcome: z.enum(OUTCOMES),
-  downtimeSeconds: z.number().min(0).optional().describe('How long the workload was at zero replicas.'),
+  downtimeSeconds: z
+    .number()
+    .min(0)
+    .optional()
+    .describe(
+      'How long the run kept the workload down, to 0.1 s: from the scale-down request until it was ready again.',
+    ),
   backupFile: z.string().optional().describe('The backup this run took.'),
   restoredFrom: z.string().optional().describe('For a restore: the backup it restored.'),
   planHash: z.string().optional().describe('The hash of the plan the run carried out.'),

@@ -3,11 +3,13 @@ import { Phase } from '../../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
 import type { BackupRecord, Plan, RestoreRecord } from '../../api/v1alpha1/status.js';
 import type { StoredSchemaMigration } from '../../kube/types.js';
+import { failureLogFields } from '../../migrations/errors.js';
+import { redact, secretsOf } from '../../redact.js';
 import { DONE, observerOf, poll, type ReconcileResult } from '../context.js';
 import { setFinalizer } from '../finalizer.js';
 import { writeStatus, type Run, type StepResult } from '../run.js';
 import { stalled, summarise } from '../summary.js';
-import { historyWith } from './history.js';
+import { historyWith, recordRelease } from './history.js';
 import { replacing, restorePlan, restoringRecord } from './restore-plan.js';
 import { releaseWorkload, workloadRecord } from './workload.js';
 
@@ -17,6 +19,8 @@ export interface FailureDetail {
   readonly databaseChanged?: boolean;
   /** The revision the database is at after the failure, when known. */
   readonly revision?: string;
+  /** The error the step failed with: the log line carries its file, line and PostgreSQL's error. */
+  readonly cause?: unknown;
 }
 
 /** The retry annotation's value, to record with an outcome that waits for it to change. */
@@ -57,7 +61,9 @@ export async function failRun(
     : keepDown
       ? `${message}; the workload is kept at 0 replicas (policy.onFailure)`
       : message;
-  run.log.warn({ reason }, 'run failed');
+  const secrets = secretsOf(run.inputs.databaseUrl);
+  const logged = { reason, message: redact(said, secrets), ...failureLogFields(detail.cause, secrets) };
+  run.log.error(logged, 'run failed');
   observerOf(run.ctx).event(run.object, 'Warning', reason, said);
   const restore = backup ? restoreAfter(run, backup, { now, from: detail.revision }) : undefined;
   await writeStatus(run, (o) => ({
@@ -91,6 +97,8 @@ function restoreAfter(
       now,
     }),
     ...(run.plan.generation !== undefined ? { generation: run.plan.generation } : {}),
+    // The app stays down through the restore: its downtime counts from the failed run's scale-down.
+    ...(run.object.status?.plan?.scaleDownAt ? { scaleDownAt: run.object.status.plan.scaleDownAt } : {}),
   };
   const old = run.object.status?.restore;
   return { plan, record: replacing(old, restoringRecord(plan, backup, old?.request)) };
@@ -133,7 +141,7 @@ export async function settleFailure(run: Run): Promise<ReconcileResult> {
   const keepDown = run.spec.policy.onFailure === 'KeepWorkloadDown' && !run.plan.restore;
   if (record && !keepDown) {
     await releaseWorkload(run.ctx.kube, run.object.metadata.namespace, record);
-    await writeStatus(run, () => ({ workload: null }));
+    await recordRelease(run);
   }
   await writeStatus(run, () => ({ plan: null }));
   if (!keepDown || !record) run.object = await setFinalizer(run.ctx.kube, run.object, false);

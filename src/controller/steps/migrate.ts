@@ -81,7 +81,7 @@ async function describeWait(run: Run, err: MigrationError, waited: Waited | unde
  */
 export async function waitAndRetry(run: Run, err: MigrationError): Promise<StepResult> {
   const waiting = waitingOn(err);
-  if (!waiting) return failRun(run, err.code, err.message);
+  if (!waiting) return failRun(run, err.code, err.message, { cause: err });
   const now = run.ctx.now();
   const plan = run.object.status?.plan ?? run.plan;
   const started = Date.parse(plan.migrationStartedAt ?? kubeTimestamp(now));
@@ -90,7 +90,7 @@ export async function waitAndRetry(run: Run, err: MigrationError): Promise<StepR
   const left = started + run.timeouts.migration - now.getTime();
   if (left <= 0) {
     const message = `gave up after ${attempt} attempt(s) in ${run.spec.timeouts.migration} (timeouts.migration, from the start of the migrate step): ${what}`;
-    return failRun(run, Reason.MigrationTimedOut, message);
+    return failRun(run, Reason.MigrationTimedOut, message, { cause: err });
   }
   const delay = Math.max(100, Math.min(FIRST_BACKOFF_MS * 2 ** (attempt - 1), MAX_BACKOFF_MS, left));
   const migrationRetryAt = new Date(now.getTime() + delay).toISOString();
@@ -181,6 +181,7 @@ function migrationFailed(run: Run, err: MigrationError): Promise<StepResult> {
   const from = run.plan.from ?? 'base';
   const databaseChanged = err.halfApplied.length > 0 || (err.revision !== undefined && err.revision !== from);
   return failRun(run, err.code, `${err.message}${at}`, {
+    cause: err,
     databaseChanged,
     ...(err.revision !== undefined ? { revision: err.revision } : {}),
   });

@@ -1,12 +1,12 @@
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
-import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
 import type { WorkloadKind, WorkloadRef } from '../../api/v1alpha1/spec.js';
 import type { Plan, RunWorkload } from '../../api/v1alpha1/status.js';
 import type { KubeClient, StoredSchemaMigration } from '../../kube/types.js';
 import { observerOf, pollWorkload } from '../context.js';
 import { elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
+import { secondsSince } from './history.js';
 import { progressing, stalled, summarise } from '../summary.js';
 import { failRun } from './fail.js';
 
@@ -112,11 +112,7 @@ export async function scaleDown(run: Run, workload: RunWorkload): Promise<StepRe
   if (state.annotations[Annotation.originalReplicas] !== String(original)) {
     await kube.annotateWorkload(workload.kind, ref, { [Annotation.originalReplicas]: String(original) });
   }
-  if (state.replicas !== 0) {
-    await kube.scaleWorkload(workload.kind, ref, 0);
-    const note = `scaling ${what} from ${original} to 0 replicas`;
-    observerOf(run.ctx).event(run.object, 'Normal', 'ScalingDown', note);
-  }
+  if (state.replicas !== 0) await requestScaleDown(run, workload, original);
   const now = run.ctx.now();
   if (state.replicas !== 0 || state.currentReplicas > 0) {
     if (elapsedMs(run) > run.timeouts.scaleDown) {
@@ -129,11 +125,30 @@ export async function scaleDown(run: Run, workload: RunWorkload): Promise<StepRe
     );
     return pollWorkload;
   }
+  return recordScaledDown(run, what, original, now);
+}
+
+/** Asks for 0 replicas; the downtime counts from the request, recorded before it is made (a restart keeps the first). */
+async function requestScaleDown(run: Run, workload: RunWorkload, original: number): Promise<void> {
+  const namespace = run.object.metadata.namespace;
+  if (!run.object.status?.plan?.scaleDownAt) {
+    const scaleDownAt = run.ctx.now().toISOString();
+    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, scaleDownAt } } : {}));
+  }
+  await run.ctx.kube.scaleWorkload(workload.kind, { namespace, name: workload.name }, 0);
+  const note = `scaling ${describeWorkload(workload, namespace)} from ${original} to 0 replicas`;
+  observerOf(run.ctx).event(run.object, 'Normal', 'ScalingDown', note);
+}
+
+/** No pod left: WorkloadScaledDown=True and the step's time, once. */
+async function recordScaledDown(run: Run, what: string, original: number, now: Date): Promise<StepResult> {
   // Recorded once: later reconciles of this run pass through without writing (the phase moves on).
   const recorded = run.object.status?.conditions?.some(
     (c) => c.type === ConditionType.WorkloadScaledDown && c.status === ConditionStatus.True,
   );
   if (recorded) return 'continue';
+  const scaleDownAt = run.object.status?.plan?.scaleDownAt;
+  if (scaleDownAt) observerOf(run.ctx).stepFinished('scaleDown', secondsSince(scaleDownAt, now));
   await writeStatus(run, (o) =>
     summarise(o, progressing(Phase.ScalingDown, Reason.ScaledDown, `${what} is at 0 replicas`), now, [
       {
@@ -197,7 +212,7 @@ export async function restoreWorkload(run: Run): Promise<StepResult> {
   const namespace = run.object.metadata.namespace;
   const now = run.ctx.now();
   if (!run.object.status?.plan?.restoreStartedAt) {
-    const restoreStartedAt = kubeTimestamp(now);
+    const restoreStartedAt = now.toISOString();
     await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, restoreStartedAt } } : {}));
   }
   const release = await releaseWorkload(kube, namespace, record);
@@ -205,7 +220,14 @@ export async function restoreWorkload(run: Run): Promise<StepResult> {
   const progress = await notBackYet(kube, namespace, record);
   if (progress !== undefined) return awaitAvailable(run, record, progress);
   const what = describeWorkload(record, namespace);
+  // Seen ready: the downtime ends here, and the run's history entry is written from this.
+  const readyAt = run.ctx.now();
+  const restoreStartedAt = run.object.status?.plan?.restoreStartedAt;
+  if (restoreStartedAt)
+    observerOf(run.ctx).stepFinished('restoreWorkload', secondsSince(restoreStartedAt, readyAt));
+  const workloadReadyAt = readyAt.toISOString();
   await writeStatus(run, (o) => ({
+    ...(o.status?.plan ? { plan: { ...o.status.plan, workloadReadyAt } } : {}),
     ...summarise(o, progressing(Phase.RestoringWorkload, Reason.WorkloadRestored, `${what} is back`), now, [
       {
         type: ConditionType.WorkloadScaledDown,
