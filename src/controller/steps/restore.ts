@@ -244,6 +244,8 @@ export async function finishRestore(run: Run): Promise<void> {
     };
   });
   const message = run.object.status?.restore?.message ?? '';
+  const downtime = run.object.status?.history?.[0]?.downtimeSeconds;
+  if (downtime !== undefined) observerOf(run.ctx).downtime(downtime);
   run.log.info({ revision: at, file: run.plan.restore?.file }, 'restore finished');
   observerOf(run.ctx).event(run.object, 'Normal', Reason.RestoredFromBackup, message);
 }
