@@ -261,6 +261,37 @@ describe('the restore Job, run by /bin/sh against a real PostgreSQL', () => {
   });
 });
 
+describe('the restore Job as the role that owns the database, not a superuser', () => {
+  it('replaces public, owned by pg_database_owner, keeping its owner and privileges', async () => {
+    const role = `restore_owner_${process.pid}`;
+    const admin = testPostgres().adminUrl;
+    await query(admin, `CREATE ROLE ${role} LOGIN PASSWORD 'owner-secret-1'`);
+    const adminOfDb = new URL(await freshDatabase('owned'));
+    const database = adminOfDb.pathname.slice(1);
+    await query(admin, `ALTER DATABASE "${database}" OWNER TO ${role}`);
+    const url = new URL(adminOfDb);
+    url.username = role;
+    url.password = 'owner-secret-1';
+    const asOwner = url.toString();
+    await query(asOwner, 'CREATE TABLE customers (id int PRIMARY KEY, email text)');
+    await query(asOwner, "INSERT INTO customers VALUES (1, 'a'), (2, 'b')");
+    const dir = backupDir();
+    const backup = backUp(asOwner, dir);
+    expect(backup.status).toBe(0);
+    const atBackup = await tableSnapshot(asOwner);
+    const publicBefore = await publicSchema(asOwner);
+    expect(publicBefore?.owner).toBe('pg_database_owner');
+    await query(asOwner, 'CREATE TABLE orders (id int, customer int REFERENCES customers (id))');
+    await query(asOwner, 'DELETE FROM customers WHERE id = 2');
+
+    const run = restore(asOwner, dir, backup.summary!);
+    expect(run.stderr).not.toContain('owner-secret-1');
+    expect(run.status).toBe(0);
+    expect(await tableSnapshot(asOwner)).toEqual(atBackup);
+    expect(await publicSchema(asOwner)).toEqual(publicBefore);
+  });
+});
+
 describe('the restore drill (backup.verify: Restore)', () => {
   const drills = async () =>
     query<{ datname: string }>(

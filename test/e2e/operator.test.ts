@@ -100,6 +100,36 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
     await expectBackAtFirstRevision();
   });
 
+  it('restores a listed backup on one kubectl annotate, then waits until the target names its revision', async () => {
+    // From the scenarios above: shop is at 1_create-orders; the newest backup was taken before that rollback.
+    const file = await field('shop', 'smig/orders', '.status.backups[0].file');
+    const revision = await field('shop', 'smig/orders', '.status.backups[0].revision');
+    expect(file).toMatch(/^orders-\d{8}T\d{6}Z\.dump$/);
+    expect(revision).toBe('3_create-customers');
+    await query(db.local, 'INSERT INTO orders (total) VALUES (40)');
+
+    await target.kubectl(['-n', 'shop', 'annotate', 'smig', 'orders', `schemaops.dev/restore=${file}`]);
+    await wait('shop', 'jsonpath={.status.phase}=Restored');
+    await wait('shop', 'condition=Stalled');
+    expect(await field('shop', 'smig/orders', '.status.conditions[?(@.type=="Ready")].reason')).toBe(
+      'RestoredFromBackup',
+    );
+    // The database is the backup's: its revision, and the rows it held (not the one written since).
+    expect(await currentRevision({ databaseUrl: db.local })).toBe('3_create-customers');
+    expect(await query(db.local, 'SELECT total FROM orders ORDER BY id')).toEqual([
+      { total: 10 },
+      { total: 20 },
+      { total: 30 },
+    ]);
+    expect(await field('shop', 'deployment/orders-api', '.spec.replicas')).toBe('3');
+
+    const keep = `{"spec":{"targetRevision":"${revision}"}}`;
+    await target.kubectl(['-n', 'shop', 'patch', 'smig', 'orders', '--type', 'merge', '-p', keep]);
+    await wait('shop', 'condition=Ready');
+    await target.kubectl(['-n', 'shop', 'annotate', 'smig', 'orders', 'schemaops.dev/restore-']);
+    expect(await currentRevision({ databaseUrl: db.local })).toBe('3_create-customers');
+  });
+
   it('stalls a failing migration with the database unchanged and the replicas back, and deletes cleanly', async () => {
     const broken = await target.database('e2e');
     const withBrokenFile = {
