@@ -1,5 +1,14 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +35,8 @@ export interface StartPostgresOptions {
   /** Parent directory for the server's data; a fresh temporary one when omitted. */
   baseDir?: string;
   password?: string;
+  /** Serve TLS with this certificate and key (PEM files; copied into the data directory for the server user). */
+  ssl?: { readonly certFile: string; readonly keyFile: string };
 }
 
 /** Finds Debian's server binaries (initdb, postgres), which are not on PATH. */
@@ -102,6 +113,18 @@ async function waitForReady(url: string, server: ChildProcess, deadlineMs: numbe
 }
 
 /** Starts a throwaway PostgreSQL server on a loopback port, in its own temporary directory. */
+/** The certificate and key where the server user can read them (the key 0600, as PostgreSQL demands). */
+function serverTls(base: string, tls: { certFile: string; keyFile: string }): string[] {
+  const cert = join(base, 'server.crt');
+  const key = join(base, 'server.key');
+  copyFileSync(tls.certFile, cert);
+  copyFileSync(tls.keyFile, key);
+  chmodSync(key, 0o600);
+  giveToServerUser(cert);
+  giveToServerUser(key);
+  return ['-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`];
+}
+
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const bin = findPostgresBinDir();
   const base = mkdtempSync(join(options.baseDir ?? tmpdir(), 'schemaops-pg-'));
@@ -131,6 +154,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   );
   rmSync(pwFile);
   const port = options.port ?? (await freePort());
+  const ssl = options.ssl ? serverTls(base, options.ssl) : [];
   const server = spawn(
     join(bin, 'postgres'),
     [
@@ -150,6 +174,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       'full_page_writes=off',
       '-c',
       'max_connections=200',
+      ...ssl,
     ],
     { ...serverUserOptions(), cwd: base, stdio: ['ignore', 'ignore', 'pipe'] },
   );

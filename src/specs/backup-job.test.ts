@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { V1Job } from '@kubernetes/client-node';
 import { freshDatabase, query, testPostgres } from '../../test/support/db.js';
+import { startPostgres, type PostgresServer } from '../localcluster/postgres.js';
 import { containerOf, literalEnv, recordingPath, runJobScript } from '../../test/support/job-script.js';
 import {
   backupFileName,
@@ -477,5 +478,102 @@ describe('backup pods that fit real clusters', () => {
       secret: { secretName: 'db-tls', items: [{ key: 'root.pem', path: 'root.pem' }] },
     });
     expect(literalEnv(containerOf(fromSecret)).PGSSLROOTCERT).toBe('/etc/schemaops/ca/root.pem');
+  });
+});
+
+describe('the backup over TLS with sslmode=verify-full', () => {
+  let server: PostgresServer;
+  let tls: string;
+
+  /** A CA, and a certificate for localhost it signed; another CA that signed nothing of ours. */
+  function makeCertificates(dir: string): void {
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    for (const ca of ['ca', 'other-ca'])
+      openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${ca}`,
+        '-keyout',
+        `${ca}.key`,
+        '-out',
+        `${ca}.crt`,
+      );
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+    );
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+      '-out',
+      'server.crt',
+    );
+  }
+
+  beforeAll(async () => {
+    tls = mkdtempSync(join(tmpdir(), 'schemaops-tls-'));
+    makeCertificates(tls);
+    for (const dir of ['trusted', 'untrusted']) mkdirSync(join(tls, dir));
+    server = await startPostgres({
+      ssl: { certFile: join(tls, 'server.crt'), keyFile: join(tls, 'server.key') },
+    });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    if (tls) rmSync(tls, { recursive: true, force: true });
+  });
+
+  it('trusts the CA bundle PGSSLROOTCERT names, and refuses a server the bundle did not sign', async () => {
+    const database = new URL(await server.createDatabase('tls'));
+    await query(database.toString(), 'CREATE TABLE orders (id int)');
+    database.hostname = 'localhost';
+    database.search = '?sslmode=verify-full';
+    const job = buildBackupJob({
+      ...input,
+      backup: { ...input.backup, caBundle: { configMapKeyRef: { name: 'db-ca', key: 'ca.crt' } } },
+    });
+    expect(literalEnv(containerOf(job)).PGSSLROOTCERT).toBe('/etc/schemaops/ca/ca.crt');
+    // The mount's path, here a local file: what the kubelet puts at /etc/schemaops/ca/ca.crt.
+    const trusted = runJobScript(job, {
+      databaseUrl: database.toString(),
+      backupDir: join(tls, 'trusted'),
+      env: { PGSSLROOTCERT: join(tls, 'ca.crt') },
+    });
+    expect(trusted.stderr).not.toContain(server.password);
+    expect(trusted.status).toBe(0);
+    const untrusted = runJobScript(job, {
+      databaseUrl: database.toString(),
+      backupDir: join(tls, 'untrusted'),
+      env: { PGSSLROOTCERT: join(tls, 'other-ca.crt') },
+    });
+    expect(untrusted.status).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/certificate verify failed/);
   });
 });
