@@ -23,7 +23,14 @@ const HASH = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789a
 const input: BackupJobInput = {
   migration: { name: 'orders', namespace: 'shop', uid: '3f1c2a9e-0000-4000-8000-000000000001' },
   planHash: HASH,
-  backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3, jobTTL: '24h', verify: 'Read' },
+  backup: {
+    pvc: 'orders-backups',
+    image: 'postgres:16',
+    retain: 3,
+    jobTTL: '24h',
+    verify: 'Read',
+    compression: 'auto',
+  },
   databaseSecret: { name: 'orders-db', key: 'url' },
   timeoutSeconds: 1800,
   now: new Date('2026-11-21T12:00:00.456Z'),
@@ -344,6 +351,7 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     const summary = {
       file,
       sizeBytes: size,
+      compression: 'gzip:1',
       countsSha256: createHash('sha256').update(counts).digest('hex'),
       tables: 1,
       rows: 100,
@@ -405,6 +413,34 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect(run.stderr + run.stdout).not.toContain('wrong-secret');
     expect(readdirSync(dir)).toEqual([]);
     expect(readdirSync(connectionDir)).toEqual([]);
+  });
+
+  it('compresses with gzip level 1 by default on pg_dump 15, and refuses zstd there before touching the database', () => {
+    dir = mkdtempSync(join(tmpdir(), 'schemaops-backup-'));
+    const level = (file: string) =>
+      /Compression: (\S+)/.exec(
+        spawnSync('pg_restore', ['--list', join(dir, file)], { encoding: 'utf8' }).stdout,
+      )?.[1];
+    expect(runJob(buildBackupJob(input), url).status).toBe(0);
+    expect(level('orders-20261121T120000Z.dump')).toBe('1');
+    const none = {
+      ...input,
+      backup: { ...input.backup, compression: 'none' },
+      now: new Date('2026-11-21T13:00:00Z'),
+    };
+    expect(runJob(buildBackupJob(none), url).status).toBe(0);
+    expect(level('orders-20261121T130000Z.dump')).toBe('0');
+    const zstd = {
+      ...input,
+      backup: { ...input.backup, compression: 'zstd:3' },
+      now: new Date('2026-11-21T14:00:00Z'),
+    };
+    const refused = runJob(buildBackupJob(zstd), url);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(
+      'backup.compression zstd:3 needs pg_dump 16 or newer; this image has pg_dump 15',
+    );
+    expect(readdirSync(dir).filter((f) => f.includes('T140000Z'))).toEqual([]);
   });
 
   it('refuses a RETAIN that is not a positive integer before touching the database', () => {

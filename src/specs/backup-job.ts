@@ -51,11 +51,37 @@ export interface BackupSummary {
   readonly rows: number;
   /** Read: every row was read back from the dump; Restore: it also restored into a scratch database. */
   readonly verified: 'Read' | 'Restore';
+  /** pg_dump's --compress value it ran with. */
+  readonly compression?: string;
   /** Older dumps the Job deleted to keep `retain`. */
   readonly pruned: readonly string[];
   /** Each table's rows, when the list fits in the termination message. */
   readonly tableRows?: readonly TableRows[];
 }
+
+/**
+ * COMPRESSION (backup.compression) as pg_dump's --compress: `auto` is zstd level 1 where pg_dump has it (16 and
+ * later), gzip level 1 otherwise; `none`; or `method[:level]`. pg_dump before 16 knows only gzip levels.
+ */
+const COMPRESSION_SCRIPT = String.raw`major=$(pg_dump --version | sed -n 's/^pg_dump (PostgreSQL) \([0-9][0-9]*\).*/\1/p')
+[ -n "$major" ] || major=0
+case "${'${'}COMPRESSION:-auto}" in
+  auto) if [ "$major" -ge 16 ]; then compress=zstd:1; else compress=gzip:1; fi ;;
+  none) compress=none ;;
+  gzip | lz4 | zstd) compress=$COMPRESSION ;;
+  gzip:[1-9] | lz4:[1-9] | zstd:[1-9] | lz4:1[0-2] | zstd:1[0-9] | zstd:2[0-2]) compress=$COMPRESSION ;;
+  *) echo "backup.compression '$COMPRESSION' is not auto, none or gzip|lz4|zstd[:level]" >&2; exit 2 ;;
+esac
+compress_arg=$compress
+if [ "$major" -lt 16 ]; then
+  case "$compress" in
+    none) compress_arg=0 ;;
+    gzip) compress_arg=6 ;;
+    gzip:*) compress_arg=${'${'}compress#gzip:} ;;
+    *) echo "backup.compression $compress needs pg_dump 16 or newer; this image has pg_dump $major" >&2; exit 2 ;;
+  esac
+fi
+`;
 
 /**
  * The backup, for plain /bin/sh (dash), coreutils and awk. The connection comes from CONNECTION_SCRIPT's files,
@@ -77,8 +103,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
-${CONNECTION_SCRIPT}${DUMP_FUNCTIONS}echo "pg_dump to $BACKUP_FILE" >&2
-pg_dump --format=custom --no-password --file "$partial"
+${CONNECTION_SCRIPT}${COMPRESSION_SCRIPT}${DUMP_FUNCTIONS}echo "pg_dump to $BACKUP_FILE ($compress)" >&2
+pg_dump --format=custom --compress="$compress_arg" --no-password --file "$partial"
 pg_restore --list "$partial" > /dev/null
 echo "reading every row of $BACKUP_FILE back" >&2
 count_rows "$partial" "$partial.counts"
@@ -113,7 +139,7 @@ for f in "$@"; do
 done
 size=$(wc -c < "$final" | tr -d ' ')
 sha=$(sha256sum < "$final.counts" | cut -d ' ' -f 1)
-summary="{\"file\":\"$BACKUP_FILE\",\"sizeBytes\":$size,\"countsSha256\":\"$sha\",$(counts_totals "$final.counts"),\"verified\":\"$verified\",\"pruned\":[$pruned]}"
+summary="{\"file\":\"$BACKUP_FILE\",\"sizeBytes\":$size,\"compression\":\"$compress\",\"countsSha256\":\"$sha\",$(counts_totals "$final.counts"),\"verified\":\"$verified\",\"pruned\":[$pruned]}"
 {
   printf '%s\n' "$summary"
   if [ $(( ${'${'}#summary} + $(wc -c < "$final.counts") )) -lt ${SUMMARY_LIMIT} ]; then cat "$final.counts"; fi
@@ -166,7 +192,7 @@ export function parseTableRows(lines: readonly string[]): TableRows[] | undefine
 export function parseBackupSummary(message: string | undefined): BackupSummary | undefined {
   const value = summaryLine(message);
   if (!value) return undefined;
-  const { file, sizeBytes, countsSha256, tables, rows, verified, pruned } = value;
+  const { file, sizeBytes, countsSha256, tables, rows, verified, pruned, compression } = value;
   if (typeof file !== 'string' || typeof sizeBytes !== 'number' || typeof countsSha256 !== 'string')
     return undefined;
   if (typeof tables !== 'number' || typeof rows !== 'number') return undefined;
@@ -182,6 +208,7 @@ export function parseBackupSummary(message: string | undefined): BackupSummary |
     rows,
     verified,
     pruned: prunedFiles,
+    ...(typeof compression === 'string' ? { compression } : {}),
     ...(tableRows ? { tableRows } : {}),
   };
 }
@@ -210,6 +237,7 @@ export function buildBackupJob(input: BackupJobInput): V1Job {
       BACKUP_FILE: backupFileName(input.migration.name, input.now),
       RETAIN: String(input.backup.retain),
       VERIFY: input.backup.verify,
+      COMPRESSION: input.backup.compression,
       ...(input.protect ? { PROTECT: input.protect } : {}),
     },
     timeoutSeconds: input.timeoutSeconds,

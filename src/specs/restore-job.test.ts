@@ -26,6 +26,7 @@ const backupSpec: BackupSpec = {
   retain: 3,
   jobTTL: '1h',
   verify: 'Read',
+  compression: 'auto',
 };
 const HASH = `sha256:${'ab'.repeat(32)}`;
 

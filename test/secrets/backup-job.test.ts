@@ -73,7 +73,14 @@ describe('the backup Job on a real cluster, pg_dump looked at while it runs', ()
     const job = buildBackupJob({
       migration: { name: 'orders', namespace, uid: '00000000-0000-4000-8000-00000000a1a1' },
       planHash: HASH,
-      backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 3, jobTTL: '1h', verify: 'Read' },
+      backup: {
+        pvc: 'orders-backups',
+        image: 'postgres:16',
+        retain: 3,
+        jobTTL: '1h',
+        verify: 'Read',
+        compression: 'auto',
+      },
       databaseSecret: { name: 'orders-db', key: 'url' },
       timeoutSeconds: 120,
       now: new Date('2026-11-21T12:00:00Z'),

@@ -101,7 +101,14 @@ describe('validateSpec', () => {
       ...validSpec,
       database: { ...validSpec.database, migrationsTable: 'pgmigrations', migrationsSchema: 'public' },
       workload: { kind: 'Deployment', name: 'orders-api' },
-      backup: { pvc: 'orders-backups', image: 'postgres:16', retain: 5, jobTTL: '24h', verify: 'Read' },
+      backup: {
+        pvc: 'orders-backups',
+        image: 'postgres:16',
+        retain: 5,
+        jobTTL: '24h',
+        verify: 'Read',
+        compression: 'auto',
+      },
       policy: { approval: 'Automatic', onFailure: 'RestoreWorkload', allowDataLoss: false },
       timeouts: {
         scaleDown: '5m',

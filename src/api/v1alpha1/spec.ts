@@ -149,6 +149,16 @@ export const backupSchema = z
       .describe(
         'Read: every row of the dump is read back and counted per table. Restore: also restore it into a scratch database and compare the counts before any SQL runs (needs CREATEDB).',
       ),
+    compression: z
+      .string()
+      .regex(
+        /^(auto|none|(gzip|lz4|zstd)(:[0-9]{1,2})?)$/,
+        'must be auto, none, or gzip, lz4 or zstd with an optional :level',
+      )
+      .default('auto')
+      .describe(
+        "pg_dump's compression: auto (zstd level 1 where pg_dump is 16 or newer, gzip level 1 otherwise), none, or gzip|lz4|zstd[:level] (lz4 and zstd need pg_dump 16).",
+      ),
     resources: resourcesSchema
       .optional()
       .describe('Requests and limits of the backup and restore containers.'),

@@ -152,6 +152,7 @@ export const backupRecordSchema = z.object({
   revision: revision.describe('The revision the database was at when it was dumped.'),
   completedAt: timestamp,
   sizeBytes: z.int().min(0),
+  compression: z.string().optional().describe("pg_dump's --compress: gzip:1, zstd:1, none, …"),
   verified: z
     .enum(['Read', 'Restore'])
     .describe(

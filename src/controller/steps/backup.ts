@@ -109,6 +109,7 @@ function recordOf(run: Run, name: string, summary: BackupSummary, now: Date): Ba
     revision: run.plan.from ?? 'base',
     completedAt: kubeTimestamp(now),
     sizeBytes: summary.sizeBytes,
+    ...(summary.compression ? { compression: summary.compression } : {}),
     verified: summary.verified,
     tables: summary.tables,
     rows: summary.rows,
