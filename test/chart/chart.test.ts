@@ -804,7 +804,7 @@ describe('the Helm chart', () => {
       { name: 'tmp', mountPath: '/tmp' },
       { name: 'db-ca', mountPath: '/etc/schemaops/ca', readOnly: true },
     ]);
-    expect(container.env).toEqual([{ name: 'PGSSLROOTCERT', value: '/etc/schemaops/ca/ca.crt' }]);
+    expect(container.env).toEqual([{ name: 'NODE_EXTRA_CA_CERTS', value: '/etc/schemaops/ca/ca.crt' }]);
     expect(operatorContainer('default').env).toBeUndefined();
   });
 

@@ -94,7 +94,7 @@ export const scenarios = {
     'extraVolumeMounts[0].name': 'db-ca',
     'extraVolumeMounts[0].mountPath': '/etc/schemaops/ca',
     'extraVolumeMounts[0].readOnly': 'true',
-    'operator.extraEnv[0].name': 'PGSSLROOTCERT',
+    'operator.extraEnv[0].name': 'NODE_EXTRA_CA_CERTS',
     'operator.extraEnv[0].value': '/etc/schemaops/ca/ca.crt',
     'livenessProbe.periodSeconds': '30',
     'livenessProbe.failureThreshold': '5',
