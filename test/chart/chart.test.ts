@@ -531,7 +531,7 @@ describe('the Helm chart', () => {
 
   it('starts `operator` with the values as flags, from the appVersion image, with health probes on 8081', () => {
     const container = operatorContainer('default');
-    expect(container.image).toBe('ghcr.io/schemaops/schemaops:0.1.0');
+    expect(container.image).toBe('ghcr.io/schemaops/schemaops:0.2.0');
     expect(container.imagePullPolicy).toBe('IfNotPresent');
     expect(container.command).toBeUndefined();
     expect(container.args).toEqual([
