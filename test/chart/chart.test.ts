@@ -337,7 +337,9 @@ const leaseRules = (name: string): V1PolicyRule[] => [
 
 /** A role for people, folded into the built-in view, edit or admin ClusterRole. */
 const isAggregated = (role: KubeObject) =>
-  Object.keys(role.metadata.labels ?? {}).some((label) => label.startsWith('rbac.authorization.k8s.io/aggregate-to-'));
+  Object.keys(role.metadata.labels ?? {}).some((label) =>
+    label.startsWith('rbac.authorization.k8s.io/aggregate-to-'),
+  );
 
 function grants(rule: V1PolicyRule): string[] {
   return (rule.apiGroups ?? []).flatMap((group) =>
@@ -839,7 +841,9 @@ describe('the Helm chart', () => {
     const budget = only<KubeObject & V1PodDisruptionBudget>('hardened', 'PodDisruptionBudget');
     expect(budget.spec).toEqual({
       maxUnavailable: 1,
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'schemaops', 'app.kubernetes.io/instance': RELEASE } },
+      selector: {
+        matchLabels: { 'app.kubernetes.io/name': 'schemaops', 'app.kubernetes.io/instance': RELEASE },
+      },
     });
     expect(matchesSelector(budget.spec?.selector?.matchLabels, pods)).toBe(true);
     const strict = only<V1PodDisruptionBudget>('minAvailable', 'PodDisruptionBudget').spec;
@@ -925,12 +929,12 @@ describe('the Helm chart', () => {
     expect(normaliseRules(edit.rules ?? [])).toEqual(normaliseRules(kustomizeRules('edit_role.yaml')));
     const kustomized = (file: string) =>
       (parse(readFileSync(join(root, 'config/rbac', file), 'utf8')) as KubeObject).metadata.labels;
-    expect(aggregation({ ...view, metadata: { name: 'view', labels: kustomized('view_role.yaml') } })).toEqual(
-      aggregation(view),
-    );
-    expect(aggregation({ ...edit, metadata: { name: 'edit', labels: kustomized('edit_role.yaml') } })).toEqual(
-      aggregation(edit),
-    );
+    expect(
+      aggregation({ ...view, metadata: { name: 'view', labels: kustomized('view_role.yaml') } }),
+    ).toEqual(aggregation(view));
+    expect(
+      aggregation({ ...edit, metadata: { name: 'edit', labels: kustomized('edit_role.yaml') } }),
+    ).toEqual(aggregation(edit));
   });
 
   it('renders the Grafana dashboard as a ConfigMap the sidecar finds by label, only when asked', () => {
