@@ -30,6 +30,18 @@ e2e-local: ## The e2e scenarios on the local control plane (what CI runs).
 e2e-kind: ## The same e2e scenarios on a kind cluster: builds and loads the image (KEEP_CLUSTER=1 keeps it).
 	bash scripts/e2e-kind.sh
 
+##@ Deployment
+
+INSTALLER ?= dist/install.yaml
+# The operator image the installer runs (config/manager names schemaops:latest).
+IMG ?= schemaops:latest
+
+.PHONY: build-installer
+build-installer: ## Write config/default as one manifest, $(INSTALLER), with the image IMG (default schemaops:latest).
+	@mkdir -p "$(dir $(INSTALLER))"
+	set -o pipefail; kubectl kustomize config/default | sed 's|image: schemaops:latest$$|image: $(IMG)|' > "$(INSTALLER)"
+	@echo "wrote $(INSTALLER); install with: kubectl apply --server-side -f $(INSTALLER)"
+
 ##@ Development
 
 .PHONY: install

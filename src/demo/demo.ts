@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Watch, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import pg from 'pg';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
@@ -260,6 +261,24 @@ async function startEnvironment(
   return { databaseUrl, kubeconfig, env, pvcDir: cluster.pvcDir(NAMESPACE, 'orders-backups') };
 }
 
+/** Runs SQL on the sample database as the app would. */
+async function query(databaseUrl: string, sql: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<Record<string, unknown>>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The Events of the SchemaMigration, as the end of `kubectl describe` shows them. */
+async function describeEvents(e: Environment): Promise<string> {
+  const described = await kubectl(e.env, ['describe', 'smig', 'orders']);
+  const events = described.slice(described.search(/^Events:/m));
+  return `\n$ kubectl describe smig orders   # its Events\n${events.trimEnd()}`;
+}
+
 /** Deploys the sample, lets the operator migrate it, then rolls back one revision with kubectl patch. */
 async function migrateAndRollBack(e: Environment, write: (line: string) => void): Promise<void> {
   const files = sampleMigrations();
@@ -272,15 +291,51 @@ async function migrateAndRollBack(e: Environment, write: (line: string) => void)
   await kubectl(e.env, ['apply', '-f', '-'], sampleManifests(e.databaseUrl, files));
   await install.finished;
   write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
+  await query(
+    e.databaseUrl,
+    "WITH c AS (INSERT INTO customers (email) VALUES ('ada@example.com') RETURNING id) " +
+      'INSERT INTO orders (customer_id, total_cents) SELECT id, 4200 FROM c',
+  );
+  write('the app takes an order: 1 customer, 1 order');
+  // The last migration's down section drops an index and no data: no allowDataLoss needed.
   const previous = revisions.at(-2) ?? 'base';
-  const patch = JSON.stringify({ spec: { targetRevision: previous, policy: { allowDataLoss: true } } });
-  write(`\n$ kubectl patch smig orders --type merge -p '${patch}'`);
+  const patch = JSON.stringify({ spec: { targetRevision: previous } });
+  write(`\n$ kubectl patch smig orders --type merge -p '${patch}'   # drops an index, keeps every row`);
   const rollback = await followRun(kc, write, previous);
   await kubectl(e.env, ['patch', 'smig', 'orders', '--type', 'merge', '-p', patch]);
   await rollback.finished;
   write(`database at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
+  const [kept] = await query(
+    e.databaseUrl,
+    'SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders',
+  );
+  write(`rows kept: ${String(kept?.customers)} customer, ${String(kept?.orders)} order`);
   write(`\n$ kubectl get smig orders\n${(await kubectl(e.env, ['get', 'smig', 'orders'])).trimEnd()}`);
   write(`backups on the PVC (a local directory): ${readdirSync(e.pvcDir).join(', ')}`);
+  await refuseLossyRollback(e, write, previous);
+  write(await describeEvents(e));
+}
+
+/** A rollback that would drop rows is refused, touching nothing, unless the patch also allows the loss. */
+async function refuseLossyRollback(e: Environment, write: (line: string) => void, previous: string) {
+  const lossy = JSON.stringify({ spec: { targetRevision: 'base' } });
+  write(`\n$ kubectl patch smig orders --type merge -p '${lossy}'   # would drop both tables and their rows`);
+  await kubectl(e.env, ['patch', 'smig', 'orders', '--type', 'merge', '-p', lossy]);
+  await kubectl(e.env, ['wait', '--for=condition=Stalled', 'smig/orders', '--timeout=120s']);
+  const message = await kubectl(e.env, [
+    'get',
+    'smig',
+    'orders',
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="Stalled")].reason}: {.status.conditions[?(@.type=="Stalled")].message}',
+  ]);
+  write(`refused, nothing touched: ${message}`);
+  write(`database still at ${await currentRevision({ databaseUrl: e.databaseUrl })}`);
+  write('(only a patch that also sets {"policy":{"allowDataLoss":true}} would run it)');
+  const back = JSON.stringify({ spec: { targetRevision: previous } });
+  write(`\n$ kubectl patch smig orders --type merge -p '${back}'   # nothing to do: Ready again`);
+  await kubectl(e.env, ['patch', 'smig', 'orders', '--type', 'merge', '-p', back]);
+  await kubectl(e.env, ['wait', '--for=condition=Ready', 'smig/orders', '--timeout=120s']);
 }
 
 /** The no-cluster demo: real PostgreSQL, pg_dump, Kubernetes control plane, operator and kubectl. */

@@ -62,8 +62,8 @@ function runHealth(object: unknown): { status: string; message: string } {
 
 const kustomize = (dir: string) => kustomizeDir<Manifest>(dir);
 
-function only(manifests: Manifest[], kind: string): Manifest {
-  const found = manifests.filter((m) => m.kind === kind);
+function only(manifests: Manifest[], kind: string, name?: string): Manifest {
+  const found = manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
   expect(found).toHaveLength(1);
   return found[0]!;
 }
@@ -128,15 +128,18 @@ describe('the kustomize bases', () => {
 
   it('renders config/default: the CRD, RBAC and a restricted operator Deployment in schemaops-system', () => {
     const manifests = kustomize('config/default');
-    expect(manifests.map((m) => m.kind).sort()).toEqual([
-      'ClusterRole',
-      'ClusterRoleBinding',
-      'CustomResourceDefinition',
-      'Deployment',
-      'Namespace',
-      'Role',
-      'RoleBinding',
-      'ServiceAccount',
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ClusterRole/schemaops-edit',
+      'ClusterRole/schemaops-manager-role',
+      'ClusterRole/schemaops-view',
+      'ClusterRoleBinding/schemaops-manager-rolebinding',
+      'CustomResourceDefinition/schemamigrations.schemaops.dev',
+      'Deployment/schemaops-controller-manager',
+      'Namespace/schemaops-system',
+      'Role/schemaops-leader-election-role',
+      'RoleBinding/schemaops-leader-election-rolebinding',
+      'Service/schemaops-metrics',
+      'ServiceAccount/schemaops-controller-manager',
     ]);
     expect(only(manifests, 'Namespace').metadata.name).toBe('schemaops-system');
     const deployment = only(manifests, 'Deployment') as unknown as {
@@ -183,7 +186,9 @@ describe('the kustomize bases', () => {
   });
 
   it('grants the operator exactly the verbs it uses', () => {
-    const role = only(kustomize('config/default'), 'ClusterRole') as unknown as { rules: Rule[] };
+    const role = only(kustomize('config/default'), 'ClusterRole', 'schemaops-manager-role') as unknown as {
+      rules: Rule[];
+    };
     const grants = role.rules.flatMap((rule) =>
       rule.apiGroups.flatMap((group) =>
         rule.resources.map(
@@ -208,6 +213,59 @@ describe('the kustomize bases', () => {
         'events.k8s.io events: create',
       ].sort(),
     );
+  });
+
+  it("serves /metrics through a Service on the manager's metrics port, and runs the manager with the chart's resources", () => {
+    const manifests = kustomize('config/default');
+    const service = only(manifests, 'Service') as unknown as {
+      metadata: { namespace: string };
+      spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] };
+    };
+    expect(service.metadata.namespace).toBe('schemaops-system');
+    const deployment = only(manifests, 'Deployment') as unknown as {
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+    };
+    const labels = deployment.spec.template.metadata.labels;
+    expect(Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v)).toBe(true);
+    expect(service.spec.ports).toEqual([
+      { name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
+    const manager = deployment.spec.template.spec.containers[0]!;
+    expect(manager.ports).toContainEqual({ name: 'metrics', containerPort: 8080, protocol: 'TCP' });
+    const chartValues = parse(readFileSync(join(root, 'charts', 'schemaops', 'values.yaml'), 'utf8')) as {
+      resources: unknown;
+    };
+    expect(manager.resources).toEqual(chartValues.resources);
+    expect(manager.resources).toEqual({
+      requests: { cpu: '50m', memory: '128Mi' },
+      limits: { memory: '512Mi' },
+    });
+  });
+
+  it('folds SchemaMigrations into the built-in view, edit and admin roles: read for viewers, write but not status for editors', () => {
+    const manifests = kustomize('config/default');
+    const view = only(manifests, 'ClusterRole', 'schemaops-view') as unknown as Manifest & {
+      metadata: { labels: Record<string, string> };
+      rules: Rule[];
+    };
+    const edit = only(manifests, 'ClusterRole', 'schemaops-edit') as unknown as typeof view;
+    expect(view.metadata.labels['rbac.authorization.k8s.io/aggregate-to-view']).toBe('true');
+    expect(edit.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit']).toBe('true');
+    expect(edit.metadata.labels['rbac.authorization.k8s.io/aggregate-to-admin']).toBe('true');
+    expect(view.rules).toEqual([
+      {
+        apiGroups: ['schemaops.dev'],
+        resources: ['schemamigrations', 'schemamigrations/status'],
+        verbs: ['get', 'list', 'watch'],
+      },
+    ]);
+    expect(edit.rules).toEqual([
+      {
+        apiGroups: ['schemaops.dev'],
+        resources: ['schemamigrations'],
+        verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'],
+      },
+    ]);
   });
 
   it('grants the election Lease only in the operator namespace, and only the one it uses', () => {
@@ -266,7 +324,8 @@ interface PodSpec {
     securityContext: Record<string, unknown>;
     livenessProbe: { httpGet: unknown };
     readinessProbe: { httpGet: unknown };
-    ports: { containerPort: number }[];
+    ports: { name: string; containerPort: number; protocol: string }[];
+    resources: unknown;
     volumeMounts: unknown[];
   }[];
 }

@@ -3,8 +3,11 @@ import * as k8s from '@kubernetes/client-node';
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
+  V1ConfigMap,
   V1Container,
   V1Deployment,
+  V1NetworkPolicy,
+  V1PodDisruptionBudget,
   V1PolicyRule,
   V1Role,
   V1RoleBinding,
@@ -96,6 +99,9 @@ const modelByKind: Readonly<Record<string, string>> = {
   'rbac.authorization.k8s.io/v1/Role': 'V1Role',
   'rbac.authorization.k8s.io/v1/RoleBinding': 'V1RoleBinding',
   'apiextensions.k8s.io/v1/CustomResourceDefinition': 'V1CustomResourceDefinition',
+  'v1/ConfigMap': 'V1ConfigMap',
+  'policy/v1/PodDisruptionBudget': 'V1PodDisruptionBudget',
+  'networking.k8s.io/v1/NetworkPolicy': 'V1NetworkPolicy',
 };
 const clusterScopedKinds = new Set(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
 
@@ -266,6 +272,22 @@ function checkServiceMonitor(monitor: KubeObject, all: KubeObject[], errors: str
       errors.push('ServiceMonitor: an endpoint names no port of the Service');
 }
 
+/** PrometheusRule is not built in either: groups of named rules, each an alert with an expression (promtool checks the rest). */
+function checkPrometheusRule(rule: KubeObject, errors: string[]): void {
+  const spec = isRecord(rule.spec) ? rule.spec : {};
+  if (rule.apiVersion !== 'monitoring.coreos.com/v1') errors.push('PrometheusRule: unexpected apiVersion');
+  const groups = Array.isArray(spec.groups) ? (spec.groups as unknown[]) : [];
+  if (groups.length === 0) errors.push('PrometheusRule: no groups');
+  for (const group of groups) {
+    const rules = isRecord(group) && Array.isArray(group.rules) ? (group.rules as unknown[]) : [];
+    if (!isRecord(group) || typeof group.name !== 'string' || rules.length === 0)
+      errors.push('PrometheusRule: a group without a name or rules');
+    for (const r of rules)
+      if (!isRecord(r) || typeof r.alert !== 'string' || typeof r.expr !== 'string')
+        errors.push('PrometheusRule: a rule without alert or expr');
+  }
+}
+
 /** Problems with the rendered objects; namespaced ones may only be in `namespaces`. */
 function validate(all: KubeObject[], namespaces = [NAMESPACE]): string[] {
   const errors: string[] = [];
@@ -275,6 +297,7 @@ function validate(all: KubeObject[], namespaces = [NAMESPACE]): string[] {
     const model = modelByKind[`${object.apiVersion}/${object.kind}`];
     if (model !== undefined) checkModel(object, model, `${object.kind}/${object.metadata.name}`, errors);
     else if (object.kind === 'ServiceMonitor') checkServiceMonitor(object, all, errors);
+    else if (object.kind === 'PrometheusRule') checkPrometheusRule(object, errors);
     else errors.push(`${object.apiVersion} ${object.kind}: not a kind the chart should render`);
     if (object.kind === 'Deployment') checkDeployment(object, all, errors);
     if (object.kind === 'Service') checkService(object, deployment, errors);
@@ -311,6 +334,12 @@ const leaseRules = (name: string): V1PolicyRule[] => [
     verbs: ['get', 'update'],
   },
 ];
+
+/** A role for people, folded into the built-in view, edit or admin ClusterRole. */
+const isAggregated = (role: KubeObject) =>
+  Object.keys(role.metadata.labels ?? {}).some((label) =>
+    label.startsWith('rbac.authorization.k8s.io/aggregate-to-'),
+  );
 
 function grants(rule: V1PolicyRule): string[] {
   return (rule.apiGroups ?? []).flatMap((group) =>
@@ -444,7 +473,7 @@ describe('the Helm chart', () => {
     'renders with the %s values only objects valid against the Kubernetes schema of their kind',
     (scenario) => {
       expect(objects(scenario).length).toBeGreaterThan(0);
-      expect(validate(objects(scenario), [NAMESPACE, 'shop', 'billing'])).toEqual([]);
+      expect(validate(objects(scenario), [NAMESPACE, 'shop', 'billing', 'monitoring'])).toEqual([]);
     },
   );
 
@@ -463,6 +492,8 @@ describe('the Helm chart', () => {
   it('installs by default the CRD, a ServiceAccount, cluster-wide RBAC, the elected operator and its metrics Service', () => {
     expect(kinds('default')).toEqual([
       'ClusterRole/schemaops',
+      'ClusterRole/schemaops-edit',
+      'ClusterRole/schemaops-view',
       'ClusterRoleBinding/schemaops',
       'CustomResourceDefinition/schemamigrations.schemaops.dev',
       'Deployment/schemaops',
@@ -502,7 +533,7 @@ describe('the Helm chart', () => {
 
   it('starts `operator` with the values as flags, from the appVersion image, with health probes on 8081', () => {
     const container = operatorContainer('default');
-    expect(container.image).toBe('ghcr.io/schemaops/schemaops:0.1.0');
+    expect(container.image).toBe('ghcr.io/schemaops/schemaops:0.2.0');
     expect(container.imagePullPolicy).toBe('IfNotPresent');
     expect(container.command).toBeUndefined();
     expect(container.args).toEqual([
@@ -535,7 +566,7 @@ describe('the Helm chart', () => {
   });
 
   it('grants cluster-wide exactly the operator rules, and the Lease only in the release namespace', () => {
-    expect(only<V1ClusterRole>('default', 'ClusterRole').rules).toEqual(operatorRules);
+    expect(only<V1ClusterRole>('default', 'ClusterRole', 'schemaops').rules).toEqual(operatorRules);
     const binding = only<V1ClusterRoleBinding>('default', 'ClusterRoleBinding');
     expect(binding.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
@@ -556,14 +587,23 @@ describe('the Helm chart', () => {
   it('grants what config/rbac grants, so that the chart and the kustomize RBAC cannot drift', () => {
     const manager = normaliseRules(kustomizeRules('role.yaml'));
     expect(manager.length).toBeGreaterThan(5);
-    expect(normaliseRules(only<V1ClusterRole>('default', 'ClusterRole').rules ?? [])).toEqual(manager);
+    expect(normaliseRules(only<V1ClusterRole>('default', 'ClusterRole', 'schemaops').rules ?? [])).toEqual(
+      manager,
+    );
     expect(normaliseRules(only<V1Role>('namespaced', 'Role', 'schemaops').rules ?? [])).toEqual(manager);
     const election = only<V1Role>('default', 'Role', 'schemaops-leader-election').rules ?? [];
     expect(normaliseRules(election)).toEqual(normaliseRules(kustomizeRules('leader_election_role.yaml')));
   });
 
   it('keeps to the release namespace with rbac.scope=namespace: a Role, a RoleBinding and --namespaces', () => {
-    expect(kinds('namespaced').filter((k) => k.startsWith('Cluster'))).toEqual([]);
+    // Only the roles for people, which the built-in view and edit ClusterRoles aggregate, are cluster-wide.
+    expect(kinds('namespaced').filter((k) => k.startsWith('Cluster'))).toEqual([
+      'ClusterRole/schemaops-edit',
+      'ClusterRole/schemaops-view',
+    ]);
+    expect(kinds('withoutAggregatedRoles').filter((k) => k.includes('-view') || k.includes('-edit'))).toEqual(
+      [],
+    );
     const role = only<V1Role>('namespaced', 'Role', 'schemaops');
     expect(role.metadata?.namespace).toBe(NAMESPACE);
     expect(role.rules).toEqual(operatorRules);
@@ -613,7 +653,7 @@ describe('the Helm chart', () => {
     expect(only<V1Role>('twoReplicas', 'Role', 'schemaops-leader-election').rules).toEqual(
       leaseRules('schemaops-leader'),
     );
-    expect(only<V1ClusterRole>('twoReplicas', 'ClusterRole').rules).toEqual(operatorRules);
+    expect(only<V1ClusterRole>('twoReplicas', 'ClusterRole', 'schemaops').rules).toEqual(operatorRules);
   });
 
   it('never runs two operators side by side without an election: the one replica is replaced, not rolled', () => {
@@ -649,6 +689,8 @@ describe('the Helm chart', () => {
     expect(pod.spec?.serviceAccountName).toBe('migrator');
     expect(pod.metadata?.labels?.team).toBe('platform');
     expect(kinds('customised')).toEqual([
+      'ClusterRole/migrations-edit',
+      'ClusterRole/migrations-view',
       'CustomResourceDefinition/schemamigrations.schemaops.dev',
       'Deployment/migrations',
       'Role/migrations',
@@ -705,6 +747,13 @@ describe('the Helm chart', () => {
       { replicas: '2' },
       { 'metrics.serviceMonitor.interval': '30 seconds' },
       { 'metrics.serviceMonitor.scrapeTimeout': '10sec' },
+      { 'metrics.prometheusRule.stalledFor': '15 minutes' },
+      { 'podDisruptionBudget.minAvailable': 'half' },
+      { 'networkPolicy.database.ports[0]': '0' },
+      { 'networkPolicy.apiServer.cidrs[0]': '10.0.0.1' },
+      { 'livenessProbe.periodSeconds': '0' },
+      { 'livenessProbe.httpGet.path': '/other' },
+      { 'extraVolumeMounts[0].name': 'db-ca' },
     ];
     for (const values of refused) {
       const result = helm(['template', RELEASE, CHART, ...setFlags(values)]);
@@ -714,7 +763,9 @@ describe('the Helm chart', () => {
   });
 
   it('grants exactly the API calls the code in src/ makes', () => {
-    const roles = objects('default').filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    const roles = objects('default').filter(
+      (o) => (o.kind === 'ClusterRole' || o.kind === 'Role') && !isAggregated(o),
+    );
     const granted = roles.flatMap((role) => (role as V1Role).rules ?? []).flatMap(grants);
     const { needed, unmapped } = grantsTheCodeNeeds();
     expect(unmapped).toEqual([]);
@@ -725,5 +776,174 @@ describe('the Helm chart', () => {
     const unused = granted.filter((grant) => !needed.has(grant));
     expect(unused).toEqual([]);
     expect(needed.size).toBeGreaterThan(15);
+  });
+  it('takes the pod and container security contexts from values, a null dropping a field', () => {
+    const pod = only<V1Deployment>('hardened', 'Deployment').spec!.template.spec!;
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1001,
+      runAsGroup: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(operatorContainer('hardened').securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1001,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
+
+  it('mounts extra volumes beside /tmp and passes extra environment: a CA bundle for the database', () => {
+    const pod = only<V1Deployment>('hardened', 'Deployment').spec!.template.spec!;
+    expect(pod.volumes).toEqual([
+      { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+      { name: 'db-ca', configMap: { name: 'db-ca' } },
+    ]);
+    const container = operatorContainer('hardened');
+    expect(container.volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'db-ca', mountPath: '/etc/schemaops/ca', readOnly: true },
+    ]);
+    expect(container.env).toEqual([{ name: 'NODE_EXTRA_CA_CERTS', value: '/etc/schemaops/ca/ca.crt' }]);
+    expect(operatorContainer('default').env).toBeUndefined();
+  });
+
+  it('times the probes from values; their paths and port stay /healthz and /readyz on health', () => {
+    expect(operatorContainer('default').livenessProbe).toEqual({
+      httpGet: { path: '/healthz', port: 'health' },
+      initialDelaySeconds: 5,
+      periodSeconds: 20,
+      timeoutSeconds: 1,
+      failureThreshold: 3,
+    });
+    expect(operatorContainer('hardened').livenessProbe).toEqual({
+      httpGet: { path: '/healthz', port: 'health' },
+      initialDelaySeconds: 5,
+      periodSeconds: 30,
+      timeoutSeconds: 1,
+      failureThreshold: 5,
+    });
+    expect(operatorContainer('hardened').readinessProbe).toEqual({
+      httpGet: { path: '/readyz', port: 'health' },
+      initialDelaySeconds: 2,
+      periodSeconds: 10,
+      timeoutSeconds: 1,
+      failureThreshold: 3,
+    });
+  });
+
+  it('renders a PodDisruptionBudget for the operator pods only when asked: maxUnavailable 1, or minAvailable', () => {
+    for (const scenario of ['default', 'monitoring', 'customised'] as const)
+      expect(kinds(scenario).filter((k) => k.startsWith('PodDisruptionBudget/'))).toEqual([]);
+    const pods = only<V1Deployment>('hardened', 'Deployment').spec!.template.metadata!.labels;
+    const budget = only<KubeObject & V1PodDisruptionBudget>('hardened', 'PodDisruptionBudget');
+    expect(budget.spec).toEqual({
+      maxUnavailable: 1,
+      selector: {
+        matchLabels: { 'app.kubernetes.io/name': 'schemaops', 'app.kubernetes.io/instance': RELEASE },
+      },
+    });
+    expect(matchesSelector(budget.spec?.selector?.matchLabels, pods)).toBe(true);
+    const strict = only<V1PodDisruptionBudget>('minAvailable', 'PodDisruptionBudget').spec;
+    expect([strict?.minAvailable, strict?.maxUnavailable]).toEqual([1, undefined]);
+  });
+
+  it('renders a NetworkPolicy only when asked: in to metrics and health, out to the API server, DNS and the databases', () => {
+    expect(kinds('default').filter((k) => k.startsWith('NetworkPolicy/'))).toEqual([]);
+    const policy = only<KubeObject & V1NetworkPolicy>('hardened', 'NetworkPolicy');
+    const pods = only<V1Deployment>('hardened', 'Deployment').spec!.template.metadata!.labels;
+    expect(matchesSelector(policy.spec?.podSelector?.matchLabels, pods)).toBe(true);
+    expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec?.ingress).toEqual([
+      {
+        ports: [
+          { port: 'metrics', protocol: 'TCP' },
+          { port: 'health', protocol: 'TCP' },
+        ],
+        from: [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }],
+      },
+    ]);
+    expect(policy.spec?.egress).toEqual([
+      { ports: [{ port: 6443, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.0.0.1/32' } }] },
+      {
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+            podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+          },
+        ],
+      },
+      {
+        ports: [
+          { port: 5432, protocol: 'TCP' },
+          { port: 6432, protocol: 'TCP' },
+        ],
+        to: [{ ipBlock: { cidr: '10.20.0.0/16' } }],
+      },
+    ]);
+    // The container ports the ingress rule names are the operator's.
+    const named = (operatorContainer('hardened').ports ?? []).map((p) => p.name);
+    expect(named).toEqual(expect.arrayContaining(['metrics', 'health']));
+  });
+
+  it('lets namespace viewers read SchemaMigrations and editors change, approve and delete them, never their status, as config/rbac does', () => {
+    const view = only<KubeObject & V1ClusterRole>('default', 'ClusterRole', 'schemaops-view');
+    const edit = only<KubeObject & V1ClusterRole>('default', 'ClusterRole', 'schemaops-edit');
+    const aggregation = (role: KubeObject) =>
+      Object.entries(role.metadata.labels ?? {})
+        .filter(([label]) => label.startsWith('rbac.authorization.k8s.io/'))
+        .map(([label, value]) => `${label}=${value}`)
+        .sort();
+    expect(aggregation(view)).toEqual([
+      'rbac.authorization.k8s.io/aggregate-to-admin=true',
+      'rbac.authorization.k8s.io/aggregate-to-edit=true',
+      'rbac.authorization.k8s.io/aggregate-to-view=true',
+    ]);
+    expect(aggregation(edit)).toEqual([
+      'rbac.authorization.k8s.io/aggregate-to-admin=true',
+      'rbac.authorization.k8s.io/aggregate-to-edit=true',
+    ]);
+    const granted = (role: V1ClusterRole) => (role.rules ?? []).flatMap(grants).sort();
+    expect(granted(view)).toEqual([
+      'schemaops.dev schemamigrations get',
+      'schemaops.dev schemamigrations list',
+      'schemaops.dev schemamigrations watch',
+      'schemaops.dev schemamigrations/status get',
+      'schemaops.dev schemamigrations/status list',
+      'schemaops.dev schemamigrations/status watch',
+    ]);
+    expect(granted(edit)).toEqual([
+      'schemaops.dev schemamigrations create',
+      'schemaops.dev schemamigrations delete',
+      'schemaops.dev schemamigrations deletecollection',
+      'schemaops.dev schemamigrations patch',
+      'schemaops.dev schemamigrations update',
+    ]);
+    expect(normaliseRules(view.rules ?? [])).toEqual(normaliseRules(kustomizeRules('view_role.yaml')));
+    expect(normaliseRules(edit.rules ?? [])).toEqual(normaliseRules(kustomizeRules('edit_role.yaml')));
+    const kustomized = (file: string) =>
+      (parse(readFileSync(join(root, 'config/rbac', file), 'utf8')) as KubeObject).metadata.labels;
+    expect(
+      aggregation({ ...view, metadata: { name: 'view', labels: kustomized('view_role.yaml') } }),
+    ).toEqual(aggregation(view));
+    expect(
+      aggregation({ ...edit, metadata: { name: 'edit', labels: kustomized('edit_role.yaml') } }),
+    ).toEqual(aggregation(edit));
+  });
+
+  it('renders the Grafana dashboard as a ConfigMap the sidecar finds by label, only when asked', () => {
+    expect(kinds('default').filter((k) => k.startsWith('ConfigMap/'))).toEqual([]);
+    const configMap = only<KubeObject & V1ConfigMap>('hardened', 'ConfigMap', 'schemaops-dashboard');
+    expect(configMap.metadata.namespace).toBe('monitoring');
+    expect(configMap.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse(configMap.data?.['schemaops.json'] ?? '') as { uid: string };
+    expect(dashboard).toEqual(JSON.parse(readFileSync(join(CHART, 'files/dashboard.json'), 'utf8')));
+    expect(dashboard.uid).toBe('schemaops');
   });
 });

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1ClusterRole, V1Deployment, V1Pod, V1Role } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { CONTROLLERS } from '../../src/localcluster/controlplane.js';
 import { startTestCluster, waitFor, type TestCluster } from '../localcluster/support.js';
 import {
   CHART,
@@ -12,6 +15,7 @@ import {
   NAMESPACE,
   normaliseRules,
   RELEASE,
+  root,
   scenarios,
   setFlags,
   type KubeObject,
@@ -169,9 +173,14 @@ const serviceMonitorCrd = {
   },
 };
 
+// The built-in view, edit and admin ClusterRoles take in the chart's roles for people through this controller.
+if (!CONTROLLERS.includes('clusterrole-aggregation-controller'))
+  CONTROLLERS.push('clusterrole-aggregation-controller');
+
 beforeAll(async () => {
   t = await startTestCluster();
-  for (const namespace of ['shop', 'billing']) await t.kubectl(['create', 'namespace', namespace]);
+  for (const namespace of ['shop', 'billing', 'monitoring'])
+    await t.kubectl(['create', 'namespace', namespace]);
   const args = ['install', RELEASE, CHART, '-n', NAMESPACE, '--create-namespace', '--wait'];
   await helm([...args, '--timeout', HELM_TIMEOUT]);
 }, STEP_MS);
@@ -253,11 +262,177 @@ describe('the Helm chart on a real cluster', () => {
   });
 
   it(
+    "lets a namespace's editors create, approve and delete SchemaMigrations through the built-in edit role, its viewers read them, and neither write status",
+    async () => {
+      // The built-in roles take in the chart's once the aggregation controller has seen them.
+      const aggregated = async (role: string) =>
+        (await getJson<V1ClusterRole>(['clusterrole', role])).rules?.some((rule) =>
+          rule.apiGroups?.includes('schemaops.dev'),
+        ) ?? false;
+      for (const role of ['view', 'edit', 'admin'])
+        await waitFor(() => aggregated(role), {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          what: `${role} to aggregate`,
+        });
+      for (const [person, role] of [
+        ['editor', 'edit'],
+        ['viewer', 'view'],
+      ] as const) {
+        await t.kubectl(['create', 'serviceaccount', person, '-n', 'shop']);
+        await t.kubectl([
+          'create',
+          'rolebinding',
+          person,
+          `--clusterrole=${role}`,
+          `--serviceaccount=shop:${person}`,
+          '-n',
+          'shop',
+        ]);
+      }
+      const as = (person: string, args: string[]) =>
+        t.kubectl([...args, '-n', 'shop', `--as=system:serviceaccount:shop:${person}`], {
+          allowFailure: true,
+        });
+      const migration = {
+        apiVersion: 'schemaops.dev/v1alpha1',
+        kind: 'SchemaMigration',
+        metadata: { name: 'invoices', namespace: 'shop' },
+        spec: {
+          targetRevision: 'latest',
+          database: { urlFrom: { secretKeyRef: { name: 'invoices-db', key: 'url' } } },
+          migrations: { configMaps: [{ name: 'invoices-migrations' }] },
+          policy: { approval: 'Manual' },
+        },
+      };
+      const refusedCreate = await t.kubectl(['create', '-f', '-', '--as=system:serviceaccount:shop:viewer'], {
+        input: stringify(migration),
+        allowFailure: true,
+      });
+      expect(refusedCreate.stderr).toContain('forbidden');
+      const created = await t.kubectl(['create', '-f', '-', '--as=system:serviceaccount:shop:editor'], {
+        input: stringify(migration),
+      });
+      expect(created.stdout).toContain('schemamigration.schemaops.dev/invoices created');
+
+      const approve = ['annotate', 'smig', 'invoices', 'schemaops.dev/approve=sha256:abc', '--overwrite'];
+      expect((await as('editor', approve)).code).toBe(0);
+      expect((await as('viewer', approve)).stderr).toContain('forbidden');
+      const retarget = [
+        'patch',
+        'smig',
+        'invoices',
+        '--type=merge',
+        '-p',
+        '{"spec":{"targetRevision":"base"}}',
+      ];
+      expect((await as('editor', retarget)).code).toBe(0);
+      const status = [
+        'patch',
+        'smig',
+        'invoices',
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        '{"status":{"phase":"Ready"}}',
+      ];
+      for (const person of ['editor', 'viewer'])
+        expect([person, (await as(person, status)).stderr]).toEqual([
+          person,
+          expect.stringContaining('forbidden'),
+        ]);
+      const read = await as('viewer', [
+        'get',
+        'smig',
+        'invoices',
+        '-o',
+        'jsonpath={.spec.targetRevision} {.metadata.annotations}',
+      ]);
+      expect(read.stdout).toBe('base {"schemaops.dev/approve":"sha256:abc"}');
+      expect(
+        (await as('viewer', ['get', 'smig', 'invoices', '--subresource=status', '-o', 'name'])).code,
+      ).toBe(0);
+      expect((await as('viewer', ['delete', 'smig', 'invoices'])).stderr).toContain('forbidden');
+      expect((await as('editor', ['delete', 'smig', 'invoices'])).code).toBe(0);
+      // A namespace admin gets the same through admin; nobody gets anything outside the namespace.
+      const canI = async (args: string[]) =>
+        (await t.kubectl(['auth', 'can-i', ...args], { allowFailure: true })).stdout.trim();
+      await t.kubectl([
+        'create',
+        'rolebinding',
+        'owner',
+        '--clusterrole=admin',
+        '--serviceaccount=shop:owner',
+        '-n',
+        'shop',
+      ]);
+      expect(
+        await canI([
+          'patch',
+          'schemamigrations.schemaops.dev',
+          '-n',
+          'shop',
+          '--as=system:serviceaccount:shop:owner',
+        ]),
+      ).toBe('yes');
+      expect(
+        await canI([
+          'patch',
+          'schemamigrations.schemaops.dev',
+          '-n',
+          'billing',
+          '--as=system:serviceaccount:shop:editor',
+        ]),
+      ).toBe('no');
+    },
+    STEP_MS,
+  );
+
+  it(
+    '`make build-installer` writes one manifest of config/default that kube-apiserver accepts under --validate=strict',
+    async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'schemaops-installer-')), 'install.yaml');
+      const made = await new Promise<string>((resolve, reject) =>
+        execFile(
+          'make',
+          ['-C', root, 'build-installer', `INSTALLER=${out}`, 'IMG=registry.example/schemaops:0.2.0'],
+          (err, stdout, stderr) =>
+            err ? reject(new Error(`make build-installer failed: ${stderr}`)) : resolve(stdout),
+        ),
+      );
+      expect(made).toContain(`wrote ${out}`);
+      const manifest = readFileSync(out, 'utf8');
+      const objects = parseAllDocuments(manifest).map((d) => d.toJS() as KubeObject);
+      expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+        expect.arrayContaining([
+          'Namespace/schemaops-system',
+          'CustomResourceDefinition/schemamigrations.schemaops.dev',
+          'Deployment/schemaops-controller-manager',
+          'Service/schemaops-metrics',
+          'ClusterRole/schemaops-view',
+          'ClusterRole/schemaops-edit',
+        ]),
+      );
+      expect(manifest).toContain('image: registry.example/schemaops:0.2.0');
+      const applied = await t.kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', out], {
+        allowFailure: true,
+      });
+      expect([applied.code, applied.stderr.replace(/^Warning: .*\n/gm, '')]).toEqual([0, '']);
+      expect(applied.stdout.trim().split('\n')).toHaveLength(objects.length);
+    },
+    STEP_MS,
+  );
+
+  it(
     'has every value set accepted by kube-apiserver under --validate=strict, and a misspelt field refused',
     async () => {
+      // The monitoring.coreos.com kinds need the Prometheus Operator's CRDs (promtool checks the rule's content).
       const plain = (Object.keys(scenarios) as Scenario[]).filter(
-        (name) => !('metrics.serviceMonitor.enabled' in scenarios[name]),
+        (name) =>
+          !('metrics.serviceMonitor.enabled' in scenarios[name]) &&
+          !('metrics.prometheusRule.enabled' in scenarios[name]),
       );
+      expect(plain).toContain('hardened');
       expect(plain.length).toBeGreaterThan(4);
       for (const scenario of plain) {
         const { manifest } = await render(scenarios[scenario]);
@@ -270,6 +445,11 @@ describe('the Helm chart on a real cluster', () => {
           0,
           '',
         ]);
+        if (scenario === 'hardened')
+          for (const kind of ['poddisruptionbudget.policy', 'networkpolicy.networking.k8s.io', 'configmap'])
+            expect(applied.stdout).toMatch(
+              new RegExp(`^${kind.replace(/\./g, '\\.')}/\\S+ created \\(server dry run\\)$`, 'm'),
+            );
       }
       const { manifest } = await render({});
       const misspelt = manifest.replace('readOnlyRootFilesystem: true', 'readOnlyRootFilesytem: true');
@@ -449,6 +629,43 @@ describe('the Helm chart on a real cluster', () => {
         RELEASE,
       ]);
       expect(await stillThere(released)).toHaveLength(released.length);
+    },
+    STEP_MS,
+  );
+  it(
+    'installs after the CRD was applied with kubectl, as README.md says: crds.install=false, and the CRD left as it was',
+    async () => {
+      await helm(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', HELM_TIMEOUT]);
+      await t.kubectl(['delete', 'crd', CRD, '--wait=true', '--timeout=60s']);
+      await t.kubectl([
+        'apply',
+        '--server-side',
+        '-f',
+        join(root, 'crds/schemaops.dev_schemamigrations.yaml'),
+      ]);
+      await t.kubectl(['wait', '--for=condition=Established', `crd/${CRD}`, '--timeout=60s']);
+
+      // Without the flag Helm refuses to take over an object it did not create.
+      const install = ['install', RELEASE, CHART, '-n', NAMESPACE, '--wait', '--timeout', HELM_TIMEOUT];
+      const refused = await helm(install, { allowFailure: true });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('invalid ownership metadata');
+      await helm([...install, '--set', 'crds.install=false']);
+      const crd = await getJson<KubeObject>(['crd', CRD]);
+      expect(crd.metadata.annotations?.['meta.helm.sh/release-name']).toBeUndefined();
+      expect((await deployment()).status?.availableReplicas).toBe(1);
+      const { objects } = await render({ 'crds.install': 'false' });
+      expect(await stillThere(objects)).toHaveLength(objects.length);
+      // An upgrade of the CRD is then the user's: the same server-side apply.
+      const again = await t.kubectl([
+        'apply',
+        '--server-side',
+        '-f',
+        join(root, 'crds/schemaops.dev_schemamigrations.yaml'),
+      ]);
+      expect(again.stdout).toContain(
+        `customresourcedefinition.apiextensions.k8s.io/${CRD} serverside-applied`,
+      );
     },
     STEP_MS,
   );

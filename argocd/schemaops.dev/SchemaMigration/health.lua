@@ -32,6 +32,20 @@ end
 
 local spec = obj.spec or {}
 local status = obj.status
+local metadata = obj.metadata or {}
+
+-- Being deleted: the finalizer gives the workload its replicas back first, whatever the conditions say.
+if metadata.deletionTimestamp ~= nil then
+  local message = "Pending deletion"
+  if metadata.finalizers ~= nil and #metadata.finalizers > 0 then
+    message = "Pending deletion; waiting for finalizers: " .. table.concat(metadata.finalizers, ", ")
+  end
+  local reconciling = condition("Reconciling")
+  if isTrue(reconciling) then
+    message = messageOf(reconciling, message)
+  end
+  return health("Progressing", message)
+end
 
 if spec.suspend == true then
   return health("Suspended", "spec.suspend is true: nothing is done until it is false")
@@ -41,7 +55,7 @@ if status == nil then
   return health("Progressing", "Waiting for the operator to report status")
 end
 
-local generation = (obj.metadata or {}).generation
+local generation = metadata.generation
 if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
   return health("Progressing", "Waiting for the operator to observe generation " .. tostring(generation))
 end

@@ -103,3 +103,20 @@ The finalizers rule lets the backup Job carry an owner reference with blockOwner
   resources: [events]
   verbs: [create]
 {{- end }}
+
+{{/* What namespace viewers may do with SchemaMigrations (config/rbac/view_role.yaml grants the same). */}}
+{{- define "schemaops.viewRules" -}}
+- apiGroups: [schemaops.dev]
+  resources: [schemamigrations, schemamigrations/status]
+  verbs: [get, list, watch]
+{{- end }}
+
+{{/*
+What namespace editors may do (config/rbac/edit_role.yaml grants the same): change the spec,
+approve or retry with an annotation, delete. Not the status subresource, which is the operator's.
+*/}}
+{{- define "schemaops.editRules" -}}
+- apiGroups: [schemaops.dev]
+  resources: [schemamigrations]
+  verbs: [create, update, patch, delete, deletecollection]
+{{- end }}

@@ -55,8 +55,9 @@ describe('the SchemaMigration CRD', () => {
       additionalPrinterColumns: { name: string; jsonPath: string }[];
     }[];
     const columns = versions[0]!.additionalPrinterColumns;
-    expect(columns.map((c) => c.name)).toEqual(['Target', 'Current', 'Phase', 'Ready', 'Age']);
+    expect(columns.map((c) => c.name)).toEqual(['Target', 'Current', 'Phase', 'Ready', 'Reason', 'Age']);
     expect(columns[3]!.jsonPath).toBe('.status.conditions[?(@.type=="Ready")].status');
+    expect(columns[4]!.jsonPath).toBe('.status.conditions[?(@.type=="Ready")].reason');
   });
 
   it('is structural: every node typed, no $schema, no additionalProperties beside properties or false', () => {

@@ -98,6 +98,7 @@ const PRINTER_COLUMNS = [
   { name: 'Current', type: 'string', jsonPath: '.status.currentRevision' },
   { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
   { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
