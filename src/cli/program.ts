@@ -4,7 +4,7 @@ import { redact, secretsOf } from '../redact.js';
 import { errorJson } from './errors.js';
 
 /** The version `schemaops --version` prints. */
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
 
 /** The first word of the command line that is not an option: the command group asked for, if any. */
 function commandGroup(argv: readonly string[]): string | undefined {

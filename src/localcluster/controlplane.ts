@@ -22,6 +22,8 @@ export const CONTROLLERS = [
   'serviceaccount-token-controller',
   'root-ca-certificate-publisher-controller',
   'persistentvolume-binder-controller',
+  // The built-in view, edit and admin ClusterRoles take in aggregated roles (the chart's) through this one.
+  'clusterrole-aggregation-controller',
 ];
 
 /** The user every component and the admin kubeconfig authenticate as (group system:masters). */

@@ -317,7 +317,7 @@ const operatorRules: V1PolicyRule[] = [
   { apiGroups: ['schemaops.dev'], resources: ['schemamigrations/status'], verbs: ['patch'] },
   { apiGroups: ['schemaops.dev'], resources: ['schemamigrations/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update'] },
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
   { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'patch'] },

@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { CONTROLLERS } from '../../src/localcluster/controlplane.js';
 import { startTestCluster, waitFor, type TestCluster } from '../localcluster/support.js';
 import {
   CHART,
@@ -172,10 +171,6 @@ const serviceMonitorCrd = {
     ],
   },
 };
-
-// The built-in view, edit and admin ClusterRoles take in the chart's roles for people through this controller.
-if (!CONTROLLERS.includes('clusterrole-aggregation-controller'))
-  CONTROLLERS.push('clusterrole-aggregation-controller');
 
 beforeAll(async () => {
   t = await startTestCluster();
