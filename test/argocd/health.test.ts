@@ -202,7 +202,7 @@ describe('the kustomize bases', () => {
         'schemaops.dev schemamigrations/status: patch',
         'schemaops.dev schemamigrations/finalizers: update',
         'core secrets: get',
-        'core configmaps: get,list',
+        'core configmaps: create,get,list,update',
         'core persistentvolumeclaims: get',
         'core pods: list',
         'apps deployments: get,patch',
