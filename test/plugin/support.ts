@@ -1,0 +1,133 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Json, TestCluster } from '../localcluster/support.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const PLUGIN = ['--import', join(root, 'scripts/register-ts.js'), join(root, 'src/plugin/main.ts')];
+export const API = '/apis/schemaops.dev/v1alpha1';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `kubectl-schemaops` in its own process, stdin not a terminal. */
+export function plugin(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [...PLUGIN, ...args], { cwd: root, env }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end();
+  });
+}
+
+/** A running `kubectl-schemaops`: its output so far, and its exit (code and when it happened). */
+export interface RunningPlugin {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  readonly exited: Promise<Run & { at: number }>;
+}
+
+export function startPlugin(args: string[], env: NodeJS.ProcessEnv): RunningPlugin {
+  const child = spawn(process.execPath, [...PLUGIN, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end();
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<Run & { at: number }>((resolve) =>
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout: out, stderr: err, at: Date.now() })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** A condition as the operator writes it. */
+export function condition(type: string, status: 'True' | 'False', reason: string, generation: number, message = '') {
+  return {
+    type,
+    status,
+    reason,
+    message,
+    observedGeneration: generation,
+    lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
+/** Ready, Reconciling and Stalled as kstatus wants them for one state. */
+export function conditions(
+  state: 'ready' | 'progressing' | 'stalled',
+  reason: string,
+  generation: number,
+  message = '',
+) {
+  const on = (yes: boolean) => (yes ? 'True' : 'False');
+  return [
+    condition('Ready', on(state === 'ready'), state === 'ready' ? 'AtTargetRevision' : reason, generation, message),
+    condition(
+      'Reconciling',
+      on(state === 'progressing'),
+      state === 'ready' ? 'AtTargetRevision' : reason,
+      generation,
+      state === 'progressing' ? message : '',
+    ),
+    condition(
+      'Stalled',
+      on(state === 'stalled'),
+      state === 'stalled' ? reason : 'Progressing',
+      generation,
+      state === 'stalled' ? message : '',
+    ),
+  ];
+}
+
+/** The SchemaMigration API of one namespace, as the admin (the test plays the operator through status). */
+export function smigApi(t: TestCluster, namespace: string) {
+  const path = (name: string) => `${API}/namespaces/${namespace}/schemamigrations/${name}`;
+  const ok = (what: string, r: { status: number; body: unknown }) => {
+    if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body as Json;
+  };
+  const merge = { 'Content-Type': 'application/merge-patch+json' };
+  return {
+    create: async (name: string, spec: Json) =>
+      ok(
+        `creating ${name}`,
+        await t.request('POST', `${API}/namespaces/${namespace}/schemamigrations`, {
+          apiVersion: 'schemaops.dev/v1alpha1',
+          kind: 'SchemaMigration',
+          metadata: { name, namespace },
+          spec,
+        }),
+      ),
+    get: async (name: string) => ok(`reading ${name}`, await t.request('GET', path(name))),
+    patchStatus: async (name: string, status: Json) =>
+      ok(`writing the status of ${name}`, await t.request('PATCH', `${path(name)}/status`, { status }, merge)),
+    configMap: async (name: string, data: Record<string, string>, labels: Record<string, string> = {}) =>
+      ok(
+        `creating ConfigMap ${name}`,
+        await t.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, namespace, labels },
+          data,
+        }),
+      ),
+    patchConfigMap: async (name: string, data: Record<string, string>) =>
+      ok(
+        `patching ConfigMap ${name}`,
+        await t.request('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${name}`, { data }, merge),
+      ),
+  };
+}
+
+/** A spec the CRD accepts; nothing here runs the operator, so the Secret need not exist. */
+export function specOf(targetRevision: string, migrations: Json = { configMaps: [{ name: 'migrations' }] }): Json {
+  return {
+    targetRevision,
+    database: { urlFrom: { secretKeyRef: { name: 'db', key: 'url' } } },
+    migrations,
+  };
+}
