@@ -31,9 +31,18 @@ export interface RunningPlugin {
   readonly exited: Promise<Run & { at: number }>;
 }
 
-export function startPlugin(args: string[], env: NodeJS.ProcessEnv): RunningPlugin {
-  const child = spawn(process.execPath, [...PLUGIN, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end();
+const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Starts `kubectl-schemaops`; with `terminal`, on a pseudo-terminal (util-linux `script`), so that it asks, and
+ * the test answers through `child.stdin`. Stdout and stderr then arrive together.
+ */
+export function startPlugin(args: string[], env: NodeJS.ProcessEnv, terminal = false): RunningPlugin {
+  const command = [process.execPath, ...PLUGIN, ...args];
+  const child = terminal
+    ? spawn('script', ['-qec', command.map(quote).join(' '), '/dev/null'], { cwd: root, env })
+    : spawn(command[0]!, command.slice(1), { cwd: root, env });
+  if (!terminal) child.stdin.end();
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
