@@ -6,7 +6,9 @@ const REQUIRED_MAJOR = 24;
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < REQUIRED_MAJOR) {
-  process.stderr.write(`kubectl-schemaops needs Node.js ${REQUIRED_MAJOR} or newer; this is ${process.version}\n`);
+  process.stderr.write(
+    `kubectl-schemaops needs Node.js ${REQUIRED_MAJOR} or newer; this is ${process.version}\n`,
+  );
   process.exitCode = 1;
 } else {
   const { runPlugin } = await import('./program.js');

@@ -20,7 +20,10 @@ export async function readPlanSql(client: PluginClient, name: string, plan: Plan
   const configMapName = planConfigMapName(name);
   const configMap = await client.configMap(configMapName);
   if (configMap === undefined)
-    return { kind: 'missing', why: `ConfigMap "${configMapName}" not found: the operator has not written the plan's SQL` };
+    return {
+      kind: 'missing',
+      why: `ConfigMap "${configMapName}" not found: the operator has not written the plan's SQL`,
+    };
   const hash = configMap.data?.[PLAN_HASH_KEY];
   const sql = configMap.data?.[PLAN_SQL_KEY];
   if (hash !== plan.hash)

@@ -9,7 +9,10 @@ const BASE = 'base';
 
 /** The revisions a set of ConfigMaps holds (`<number>_<name>.sql` keys, text or binary), as node-pg-migrate sorts them. */
 export function revisionsOf(configMaps: readonly V1ConfigMap[]): string[] {
-  const keys = configMaps.flatMap((cm) => [...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})]);
+  const keys = configMaps.flatMap((cm) => [
+    ...Object.keys(cm.data ?? {}),
+    ...Object.keys(cm.binaryData ?? {}),
+  ]);
   const revisions = keys.filter((key) => key.endsWith('.sql')).map((key) => key.slice(0, -'.sql'.length));
   return [...new Set(revisions)].sort(compareRevisions);
 }
@@ -36,7 +39,8 @@ export async function migrationConfigMaps(client: PluginClient, spec: PluginSpec
   if (source.selector !== undefined) {
     const selector = selectorString(source.selector);
     const found = await client.configMaps(selector);
-    if (found.length === 0) throw new PluginError(`no ConfigMap matches spec.migrations.selector (${selector})`);
+    if (found.length === 0)
+      throw new PluginError(`no ConfigMap matches spec.migrations.selector (${selector})`);
     return found;
   }
   const configMaps: V1ConfigMap[] = [];

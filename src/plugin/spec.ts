@@ -12,5 +12,5 @@ export interface PluginSpec {
 }
 
 export function specOf(object: StoredSchemaMigration): PluginSpec {
-  return typeof object.spec === 'object' && object.spec !== null ? (object.spec as PluginSpec) : {};
+  return typeof object.spec === 'object' && object.spec !== null ? object.spec : {};
 }

@@ -88,6 +88,12 @@ describe('the npm package', () => {
 
   it('installs a schemaops command that runs on Node 24 against a real database', async () => {
     expect(await schemaops(['--version'])).toMatchObject({ code: 0, stdout: '0.1.0\n' });
+    expect(
+      execFileSync(join(prefix, 'bin', 'kubectl-schemaops'), ['--help'], {
+        env: userEnv(node24),
+        encoding: 'utf8',
+      }),
+    ).toContain('Usage: kubectl schemaops [options] [command]');
     const url = await freshDatabase('package');
     const env = userEnv(node24, { DATABASE_URL: url });
     const dir = migrationDir(ordersMigrations);

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { installOperator, startTestCluster, waitFor, type Json, type TestCluster } from '../localcluster/support.js';
+import {
+  installOperator,
+  startTestCluster,
+  waitFor,
+  type Json,
+  type TestCluster,
+} from '../localcluster/support.js';
 import { conditions, plugin, smigApi, specOf, startPlugin, type Run } from './support.js';
 
 const NS = 'shop';
@@ -35,7 +41,7 @@ DROP TABLE orders;
 /** An object the operator has planned a rollback for and waits on approval. */
 async function awaitingApproval(name: string): Promise<Json> {
   const created = await api.create(name, specOf('2_add-email'));
-  const generation = created.metadata.generation as number;
+  const generation = created.metadata.generation;
   return api.patchStatus(name, {
     observedGeneration: generation,
     phase: 'AwaitingApproval',
@@ -111,7 +117,12 @@ describe('kubectl schemaops: reading', () => {
     await awaitingApproval('orders');
     await api.patchStatus('orders', {
       workload: { kind: 'Deployment', name: 'orders-api', originalReplicas: 3 },
-      lastBackup: { file: backups[0]!.file, job: 'orders-backup-1', completedAt: '2026-11-27T12:00:00Z', sizeBytes: 1536 },
+      lastBackup: {
+        file: backups[0]!.file,
+        job: 'orders-backup-1',
+        completedAt: '2026-11-27T12:00:00Z',
+        sizeBytes: 1536,
+      },
       backups,
       history,
       restore: {
@@ -147,7 +158,9 @@ describe('kubectl schemaops: reading', () => {
         'Last backup:  orders-20261127T120000Z.dump (2026-11-27T12:00:00Z, 1.5 KiB)',
       ]),
     );
-    expect(status.stdout).toContain('Restore:      Restored orders-20261126T080000Z.dump, revision 2_add-email');
+    expect(status.stdout).toContain(
+      'Restore:      Restored orders-20261126T080000Z.dump, revision 2_add-email',
+    );
 
     const json = await run('status', 'orders', '-o', 'json');
     expect(json.code).toBe(0);
@@ -158,7 +171,9 @@ describe('kubectl schemaops: reading', () => {
     const out = await run('history', 'orders');
     expect(out.code).toBe(0);
     const [header, restore, up] = out.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^FROM +TO +DIRECTION +OUTCOME +STARTED +FINISHED +DOWNTIME +BACKUP +RESTORED-FROM$/);
+    expect(header).toMatch(
+      /^FROM +TO +DIRECTION +OUTCOME +STARTED +FINISHED +DOWNTIME +BACKUP +RESTORED-FROM$/,
+    );
     expect(restore!.split(/ {3,}/)).toEqual([
       '3_create-orders',
       '2_add-email',
@@ -191,21 +206,55 @@ describe('kubectl schemaops: reading', () => {
     const out = await run('backups', 'orders');
     expect(out.code).toBe(0);
     const [header, first, second] = out.stdout.trimEnd().split('\n');
-    expect(header!.split(/ {3,}/)).toEqual(['FILE', 'REVISION', 'PURPOSE', 'COMPLETED', 'SIZE', 'ROWS', 'TABLES', 'VERIFIED']);
-    expect(first!.split(/ {3,}/)).toEqual([backups[0]!.file, '3_create-orders', 'Run', '2026-11-27T12:00:00Z', '1.5 KiB', '12', '2', 'Restore']);
-    expect(second!.split(/ {3,}/)).toEqual([backups[1]!.file, '2_add-email', 'Safety', '2026-11-26T08:00:00Z', '5 MiB', '3', '1', 'Read']);
+    expect(header!.split(/ {3,}/)).toEqual([
+      'FILE',
+      'REVISION',
+      'PURPOSE',
+      'COMPLETED',
+      'SIZE',
+      'ROWS',
+      'TABLES',
+      'VERIFIED',
+    ]);
+    expect(first!.split(/ {3,}/)).toEqual([
+      backups[0]!.file,
+      '3_create-orders',
+      'Run',
+      '2026-11-27T12:00:00Z',
+      '1.5 KiB',
+      '12',
+      '2',
+      'Restore',
+    ]);
+    expect(second!.split(/ {3,}/)).toEqual([
+      backups[1]!.file,
+      '2_add-email',
+      'Safety',
+      '2026-11-26T08:00:00Z',
+      '5 MiB',
+      '3',
+      '1',
+      'Read',
+    ]);
     expect(JSON.parse((await run('backups', 'orders', '-o', 'json')).stdout)).toEqual(backups);
 
     const tables = await run('backups', 'orders', '--tables', backups[0]!.file);
     expect(tables.code).toBe(0);
-    expect(tables.stdout.trimEnd().split('\n').map((l) => l.split(/ {3,}/))).toEqual([
+    expect(
+      tables.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/ {3,}/)),
+    ).toEqual([
       ['TABLE', 'ROWS'],
       ['public.customers', '5'],
       ['public.orders', '7'],
     ]);
     const unknown = await run('backups', 'orders', '--tables', 'nope.dump');
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain(`error: nope.dump is not one of the backups of orders (its backups: ${backups[0]!.file}, ${backups[1]!.file})`);
+    expect(unknown.stderr).toContain(
+      `error: nope.dump is not one of the backups of orders (its backups: ${backups[0]!.file}, ${backups[1]!.file})`,
+    );
     const notKept = await run('backups', 'orders', '--tables', backups[1]!.file);
     expect(notKept.code).toBe(1);
     expect(notKept.stderr).toContain(`${backups[1]!.file}.counts`);
@@ -225,7 +274,9 @@ describe('kubectl schemaops: reading', () => {
     await api.configMap('orders-plan', { hash: `sha256:${'cd'.repeat(32)}`, 'plan.sql': 'SELECT 1;\n' });
     const stale = await run('plan', 'orders', '--sql');
     expect(stale.code).toBe(1);
-    expect(stale.stderr).toContain(`holds the SQL of plan sha256:${'cd'.repeat(32)}, not of ${PLAN_HASH} in status: it is stale`);
+    expect(stale.stderr).toContain(
+      `holds the SQL of plan sha256:${'cd'.repeat(32)}, not of ${PLAN_HASH} in status: it is stale`,
+    );
     expect(stale.stdout).toBe('');
 
     await api.patchConfigMap('orders-plan', { hash: PLAN_HASH, 'plan.sql': PLAN_SQL });
@@ -250,12 +301,14 @@ describe('kubectl schemaops: reading', () => {
     expect((await run('status', 'orders', '-o', 'xml')).code).toBe(2);
     expect((await run('status')).code).toBe(2);
     // -n picks another namespace than the context's.
-    expect((await run('status', 'orders', '-n', 'default')).stderr).toContain('in namespace "default" not found');
+    expect((await run('status', 'orders', '-n', 'default')).stderr).toContain(
+      'in namespace "default" not found',
+    );
   });
 });
 
 const annotations = async (name: string): Promise<Record<string, string>> =>
-  ((await api.get(name)).metadata.annotations ?? {}) as Record<string, string>;
+  (await api.get(name)).metadata.annotations ?? {};
 
 describe('kubectl schemaops: acting', () => {
   it('approve shows the plan and its SQL, refuses without a terminal or --yes, then writes exactly the hash shown', async () => {
@@ -346,40 +399,67 @@ describe('kubectl schemaops: acting', () => {
 /** Starts `wait` and resolves once it watches (it says so on stderr with --verbose). */
 async function waiting(name: string, ...args: string[]) {
   const waiter = startPlugin(['wait', name, '--verbose', ...args], env);
-  await waitFor(() => waiter.stderr().includes('watching schemamigration/'), { timeoutMs: 20_000, what: 'the watch' });
+  await waitFor(() => waiter.stderr().includes('watching schemamigration/'), {
+    timeoutMs: 20_000,
+    what: 'the watch',
+  });
   return waiter;
 }
 
 describe('kubectl schemaops wait', () => {
   it('returns 1 within a second of a Stalled write for the current generation, printing reason and message', async () => {
     const created = await api.create('stalls', specOf('latest'));
-    const generation = created.metadata.generation as number;
+    const generation = created.metadata.generation;
     // A Stalled condition of an older generation is history, not an answer.
-    await api.patchStatus('stalls', { conditions: conditions('stalled', 'InvalidSpec', generation - 1, 'old') });
+    await api.patchStatus('stalls', {
+      conditions: conditions('stalled', 'InvalidSpec', generation - 1, 'old'),
+    });
     const waiter = await waiting('stalls', '--timeout', '60s');
     expect(waiter.child.exitCode).toBeNull();
     const wrote = Date.now();
     await api.patchStatus('stalls', {
       phase: 'Stalled',
-      conditions: conditions('stalled', 'DataLossNotAllowed', generation, 'the plan can lose data:\nDROP TABLE orders (7 rows)'),
+      conditions: conditions(
+        'stalled',
+        'DataLossNotAllowed',
+        generation,
+        'the plan can lose data:\nDROP TABLE orders (7 rows)',
+      ),
     });
     const exit = await waiter.exited;
     expect(exit.code).toBe(1);
     expect(exit.at - wrote).toBeLessThan(1000);
-    expect(exit.stderr).toContain('error: stalls is stalled: it cannot go on without a human: DataLossNotAllowed: the plan can lose data:\nDROP TABLE orders (7 rows)');
+    expect(exit.stderr).toContain(
+      'error: stalls is stalled: it cannot go on without a human: DataLossNotAllowed: the plan can lose data:\nDROP TABLE orders (7 rows)',
+    );
   });
 
   it('returns 1 for RestoredFromBackup, 0 on Ready for the current generation only, and 2 on timeout', async () => {
     const created = await api.create('waited', specOf('latest'));
-    const generation = created.metadata.generation as number;
-    await api.patchStatus('waited', { conditions: conditions('stalled', 'RestoredFromBackup', generation, 'restored x.dump') });
+    const generation = created.metadata.generation;
+    await api.patchStatus('waited', {
+      conditions: conditions('stalled', 'RestoredFromBackup', generation, 'restored x.dump'),
+    });
     const restored = await run('wait', 'waited', '--timeout', '10s');
     expect(restored.code).toBe(1);
-    expect(restored.stderr).toContain('was restored from a backup and waits for a human: RestoredFromBackup: restored x.dump');
+    expect(restored.stderr).toContain(
+      'was restored from a backup and waits for a human: RestoredFromBackup: restored x.dump',
+    );
 
     // Ready for the previous generation: still waiting, until the timeout.
     await api.patchStatus('waited', { conditions: conditions('ready', 'AtTargetRevision', generation) });
-    const patched = (await t.kubectl(['-n', NS, 'patch', 'smig', 'waited', '--type=merge', '-p', '{"spec":{"targetRevision":"base"}}'])).code;
+    const patched = (
+      await t.kubectl([
+        '-n',
+        NS,
+        'patch',
+        'smig',
+        'waited',
+        '--type=merge',
+        '-p',
+        '{"spec":{"targetRevision":"base"}}',
+      ])
+    ).code;
     expect(patched).toBe(0);
     const timedOut = await run('wait', 'waited', '--timeout', '1500ms');
     expect(timedOut.code).toBe(2);
@@ -395,15 +475,18 @@ describe('kubectl schemaops wait', () => {
 
 /** Migration files whose numbers sort differently as text (10 < 2) than as numbers (2 < 10). */
 const files = {
-  '1_create-customers.sql': '-- Up Migration\nCREATE TABLE customers (id int);\n-- Down Migration\nDROP TABLE customers;\n',
-  '2_add-email.sql': '-- Up Migration\nALTER TABLE customers ADD email text;\n-- Down Migration\nALTER TABLE customers DROP email;\n',
-  '10_create-orders.sql': '-- Up Migration\nCREATE TABLE orders (id int);\n-- Down Migration\nDROP TABLE orders;\n',
+  '1_create-customers.sql':
+    '-- Up Migration\nCREATE TABLE customers (id int);\n-- Down Migration\nDROP TABLE customers;\n',
+  '2_add-email.sql':
+    '-- Up Migration\nALTER TABLE customers ADD email text;\n-- Down Migration\nALTER TABLE customers DROP email;\n',
+  '10_create-orders.sql':
+    '-- Up Migration\nCREATE TABLE orders (id int);\n-- Down Migration\nDROP TABLE orders;\n',
 };
 
 /** An object at 10_create-orders and Ready, as the operator leaves it. */
 async function atLatest(name: string, migrations: Json): Promise<void> {
   const created = await api.create(name, specOf('latest', migrations));
-  const generation = created.metadata.generation as number;
+  const generation = created.metadata.generation;
   await api.patchStatus(name, {
     observedGeneration: generation,
     phase: 'Ready',
@@ -413,10 +496,14 @@ async function atLatest(name: string, migrations: Json): Promise<void> {
 }
 
 /** Plays the operator: once the spec has a new generation, reports `status` for it. */
-async function operatorReacts(name: string, after: number, status: (generation: number) => Json): Promise<number> {
+async function operatorReacts(
+  name: string,
+  after: number,
+  status: (generation: number) => Json,
+): Promise<number> {
   const generation = await waitFor(
     async () => {
-      const g = (await api.get(name)).metadata.generation as number;
+      const g = (await api.get(name)).metadata.generation;
       return g > after ? g : undefined;
     },
     { timeoutMs: 20_000, what: `a new generation of ${name}` },
@@ -430,7 +517,11 @@ const dataLossMessage =
 
 describe('kubectl schemaops rollback', () => {
   beforeAll(async () => {
-    await api.configMap('migrations-a', { '1_create-customers.sql': files['1_create-customers.sql'] }, { set: 'shop' });
+    await api.configMap(
+      'migrations-a',
+      { '1_create-customers.sql': files['1_create-customers.sql'] },
+      { set: 'shop' },
+    );
     await api.configMap(
       'migrations-b',
       { '2_add-email.sql': files['2_add-email.sql'], '10_create-orders.sql': files['10_create-orders.sql'] },
@@ -448,7 +539,12 @@ describe('kubectl schemaops rollback', () => {
     expect((await api.get('rb')).spec.targetRevision).toBe('2_add-email');
     await operatorReacts('rb', refused, (g) => ({
       phase: 'Migrating',
-      conditions: conditions('progressing', 'RollingBack', g, 'rolling back 1 migration(s): 10_create-orders -> 2_add-email'),
+      conditions: conditions(
+        'progressing',
+        'RollingBack',
+        g,
+        'rolling back 1 migration(s): 10_create-orders -> 2_add-email',
+      ),
     }));
     const exit = await rollback.exited;
     expect(exit).toMatchObject({ code: 0, stderr: '' });
@@ -460,7 +556,7 @@ describe('kubectl schemaops rollback', () => {
       'the operator is rolling back (RollingBack: rolling back 1 migration(s): 10_create-orders -> 2_add-email); follow with: kubectl schemaops wait rb',
       '',
     ]);
-    expect((await api.get('rb')).spec.policy.allowDataLoss).toBe(true);
+    expect((await api.get('rb')).spec.policy?.allowDataLoss).toBe(true);
   });
 
   it('does not allow data loss without a terminal or --yes, and says so', async () => {
@@ -484,7 +580,9 @@ describe('kubectl schemaops rollback', () => {
     await atLatest('rb-base', { selector: { matchLabels: { set: 'shop' } } });
     const tooFar = await run('rollback', 'rb-base', '--to', '-4');
     expect(tooFar.code).toBe(1);
-    expect(tooFar.stderr).toContain('cannot go back 4 migration(s) from 10_create-orders: only 3 are applied');
+    expect(tooFar.stderr).toContain(
+      'cannot go back 4 migration(s) from 10_create-orders: only 3 are applied',
+    );
     expect((await api.get('rb-base')).spec.targetRevision).toBe('latest');
 
     const rollback = startPlugin(['rollback', 'rb-base', '--to', '-3', '--timeout', '30s'], env);
@@ -504,12 +602,32 @@ describe('kubectl schemaops rollback', () => {
     const rollback = startPlugin(['rollback', 'rb-refused', '--to', '2_add-email', '--timeout', '30s'], env);
     await operatorReacts('rb-refused', 1, (g) => ({
       phase: 'Stalled',
-      conditions: conditions('stalled', 'IrreversibleMigration', g, '10_create-orders.sql has no down section'),
+      conditions: conditions(
+        'stalled',
+        'IrreversibleMigration',
+        g,
+        '10_create-orders.sql has no down section',
+      ),
     }));
     const exit = await rollback.exited;
     expect(exit.code).toBe(1);
     expect(exit.stderr).toBe(
       'error: the operator refused the rollback of rb-refused: IrreversibleMigration: 10_create-orders.sql has no down section\n',
     );
+  });
+});
+
+describe('kubectl-schemaops on an older Node.js', () => {
+  it('says in one line that it needs Node 24, and exits 1', async () => {
+    const pretend = `data:text/javascript,${encodeURIComponent(
+      "Object.defineProperty(process, 'version', { value: 'v20.0.0' });" +
+        "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '20.0.0' } });",
+    )}`;
+    const old = { ...env, NODE_OPTIONS: `--import=${pretend}` };
+    expect(await plugin(['status', 'orders'], old)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'kubectl-schemaops needs Node.js 24 or newer; this is v20.0.0\n',
+    });
   });
 });

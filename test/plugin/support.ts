@@ -16,8 +16,11 @@ export interface Run {
 /** Runs the real `kubectl-schemaops` in its own process, stdin not a terminal. */
 export function plugin(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [...PLUGIN, ...args], { cwd: root, env }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    const child = execFile(
+      process.execPath,
+      [...PLUGIN, ...args],
+      { cwd: root, env },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
     child.stdin?.end();
   });
@@ -54,18 +57,17 @@ export function startPlugin(args: string[], env: NodeJS.ProcessEnv, terminal = f
 }
 
 /** A condition as the operator writes it. */
-export function condition(type: string, status: 'True' | 'False', reason: string, generation: number, message = '') {
+function condition(type: string, status: 'True' | 'False', reason: string, message: string) {
   return {
     type,
     status,
     reason,
     message,
-    observedGeneration: generation,
     lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   };
 }
 
-/** Ready, Reconciling and Stalled as kstatus wants them for one state. */
+/** Ready, Reconciling and Stalled as kstatus wants them for one state, observed at `generation`. */
 export function conditions(
   state: 'ready' | 'progressing' | 'stalled',
   reason: string,
@@ -73,23 +75,24 @@ export function conditions(
   message = '',
 ) {
   const on = (yes: boolean) => (yes ? 'True' : 'False');
+  const idle = state === 'ready' ? 'AtTargetRevision' : reason;
   return [
-    condition('Ready', on(state === 'ready'), state === 'ready' ? 'AtTargetRevision' : reason, generation, message),
-    condition(
-      'Reconciling',
-      on(state === 'progressing'),
-      state === 'ready' ? 'AtTargetRevision' : reason,
-      generation,
-      state === 'progressing' ? message : '',
-    ),
+    condition('Ready', on(state === 'ready'), idle, message),
+    condition('Reconciling', on(state === 'progressing'), idle, state === 'progressing' ? message : ''),
     condition(
       'Stalled',
       on(state === 'stalled'),
       state === 'stalled' ? reason : 'Progressing',
-      generation,
       state === 'stalled' ? message : '',
     ),
-  ];
+  ].map((c) => ({ ...c, observedGeneration: generation }));
+}
+
+/** A SchemaMigration as the tests read it back. */
+export interface Smig {
+  metadata: { name: string; generation: number; annotations?: Record<string, string> };
+  spec: { targetRevision: string; policy?: { allowDataLoss?: boolean } };
+  status?: Json;
 }
 
 /** The SchemaMigration API of one namespace, as the admin (the test plays the operator through status). */
@@ -97,7 +100,7 @@ export function smigApi(t: TestCluster, namespace: string) {
   const path = (name: string) => `${API}/namespaces/${namespace}/schemamigrations/${name}`;
   const ok = (what: string, r: { status: number; body: unknown }) => {
     if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-    return r.body as Json;
+    return r.body as Smig;
   };
   const merge = { 'Content-Type': 'application/merge-patch+json' };
   return {
@@ -113,7 +116,10 @@ export function smigApi(t: TestCluster, namespace: string) {
       ),
     get: async (name: string) => ok(`reading ${name}`, await t.request('GET', path(name))),
     patchStatus: async (name: string, status: Json) =>
-      ok(`writing the status of ${name}`, await t.request('PATCH', `${path(name)}/status`, { status }, merge)),
+      ok(
+        `writing the status of ${name}`,
+        await t.request('PATCH', `${path(name)}/status`, { status }, merge),
+      ),
     configMap: async (name: string, data: Record<string, string>, labels: Record<string, string> = {}) =>
       ok(
         `creating ConfigMap ${name}`,
@@ -133,7 +139,10 @@ export function smigApi(t: TestCluster, namespace: string) {
 }
 
 /** A spec the CRD accepts; nothing here runs the operator, so the Secret need not exist. */
-export function specOf(targetRevision: string, migrations: Json = { configMaps: [{ name: 'migrations' }] }): Json {
+export function specOf(
+  targetRevision: string,
+  migrations: Json = { configMaps: [{ name: 'migrations' }] },
+): Json {
   return {
     targetRevision,
     database: { urlFrom: { secretKeyRef: { name: 'db', key: 'url' } } },

@@ -16,7 +16,9 @@ export async function approveCommand(s: Session, name: string, options: ConfirmO
   const object = await s.client.get(name);
   const plan = requirePlan(object.status?.plan, name);
   if (plan.startedAt !== undefined)
-    throw new PluginError(`the plan of ${name} is already under way (since ${plan.startedAt}): nothing to approve`);
+    throw new PluginError(
+      `the plan of ${name} is already under way (since ${plan.startedAt}): nothing to approve`,
+    );
   if (object.metadata.annotations?.[Annotation.approve] === plan.hash) {
     s.out(`${name}: plan ${plan.hash} is already approved`);
     return;
@@ -71,5 +73,7 @@ export async function restoreCommand(
   );
   await confirm(`Restore ${backup.file} into ${name}'s database?`, { yes: options.yes ?? false });
   await s.client.patch(name, { metadata: { annotations: { [Annotation.restore]: backup.file } } });
-  s.out(`${name}: restore of ${backup.file} requested (${Annotation.restore}); follow with: kubectl schemaops wait ${name}`);
+  s.out(
+    `${name}: restore of ${backup.file} requested (${Annotation.restore}); follow with: kubectl schemaops wait ${name}`,
+  );
 }

@@ -32,7 +32,8 @@ export async function planCommand(
 function findBackup(backups: readonly BackupRecord[], file: string, name: string): BackupRecord {
   const backup = backups.find((b) => b.file === file);
   if (backup !== undefined) return backup;
-  const known = backups.length === 0 ? 'it has none' : `its backups: ${backups.map((b) => b.file).join(', ')}`;
+  const known =
+    backups.length === 0 ? 'it has none' : `its backups: ${backups.map((b) => b.file).join(', ')}`;
   throw new PluginError(`${file} is not one of the backups of ${name} (${known})`);
 }
 

@@ -22,7 +22,9 @@ async function targetOf(s: Session, object: StoredSchemaMigration, to: string): 
   if (steps === undefined) return to.trim();
   const current = object.status?.currentRevision;
   if (current === undefined)
-    throw new PluginError(`${object.metadata.name} has no status.currentRevision yet: give the revision itself`);
+    throw new PluginError(
+      `${object.metadata.name} has no status.currentRevision yet: give the revision itself`,
+    );
   const revisions = revisionsOf(await migrationConfigMaps(s.client, specOf(object)));
   return stepsBack(revisions, current, steps);
 }
@@ -71,9 +73,13 @@ function isDataLossRefusal(reaction: Reaction): reaction is Extract<Reaction, { 
 function report(s: Session, name: string, target: string, reaction: Reaction): void {
   if (reaction.kind === 'ready') s.out(`${name} is at ${target}: the rollback is done`);
   else if (reaction.kind === 'superseded')
-    s.out(`${name} was changed again meanwhile (generation ${reaction.generation}): see kubectl schemaops status ${name}`);
+    s.out(
+      `${name} was changed again meanwhile (generation ${reaction.generation}): see kubectl schemaops status ${name}`,
+    );
   else if (reaction.kind === 'stalled')
-    throw new PluginError(`the operator refused the rollback of ${name}: ${reaction.reason}: ${reaction.message}`);
+    throw new PluginError(
+      `the operator refused the rollback of ${name}: ${reaction.reason}: ${reaction.message}`,
+    );
   else if (reaction.reason === Reason.AwaitingApproval)
     s.out(`the rollback waits for approval: kubectl schemaops approve ${name}`);
   else
@@ -105,7 +111,8 @@ export async function rollbackCommand(s: Session, name: string, options: Rollbac
   const target = await targetOf(s, object, options.to);
   const before = specOf(object).targetRevision ?? '(none)';
   const current = object.status?.currentRevision ?? 'unknown';
-  if (before === target) s.out(`${name}: spec.targetRevision is already ${target} (the database is at ${current})`);
+  if (before === target)
+    s.out(`${name}: spec.targetRevision is already ${target} (the database is at ${current})`);
   else {
     object = await patchSpec(s, object, { targetRevision: target });
     s.out(`${name}: spec.targetRevision set to ${target} (was ${before}; the database is at ${current})`);
