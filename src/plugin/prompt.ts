@@ -8,7 +8,9 @@ import { PluginError } from './errors.js';
 export async function confirm(question: string, options: { yes: boolean }): Promise<void> {
   if (options.yes) return;
   if (!process.stdin.isTTY)
-    throw new PluginError(`${question}: not confirmed (stdin is not a terminal); pass --yes to confirm`);
+    throw new PluginError(
+      'not confirmed (stdin is not a terminal); pass --yes to confirm: nothing was changed',
+    );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();
