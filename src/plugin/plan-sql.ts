@@ -2,8 +2,11 @@ import type { Plan } from '../api/v1alpha1/index.js';
 import { PluginError } from './errors.js';
 import type { PluginClient } from './kube.js';
 
-/** The ConfigMap the operator writes a plan's SQL to: `<name>-plan`, keys `hash` and `plan.sql`. */
-export const planConfigMapName = (name: string): string => `${name}-plan`;
+/**
+ * The ConfigMap the operator writes a plan's SQL to: `<name>-plan` (the name cut to fit 253 characters, as the
+ * operator cuts it), keys `hash` and `plan.sql`.
+ */
+export const planConfigMapName = (name: string): string => `${name.slice(0, 253 - '-plan'.length)}-plan`;
 export const PLAN_HASH_KEY = 'hash';
 export const PLAN_SQL_KEY = 'plan.sql';
 

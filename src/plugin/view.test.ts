@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { StoredSchemaMigration } from '../kube/types.js';
+import { planConfigMapName } from './plan-sql.js';
 import { readinessOf } from './readiness.js';
 import { humanBytes, render, table } from './view.js';
 
@@ -79,5 +80,12 @@ describe('readiness for the current generation', () => {
         ]),
       ),
     ).toEqual({ kind: 'progressing', reason: 'Migrating', message: 'Migrating message' });
+  });
+});
+
+describe('the plan ConfigMap name', () => {
+  it('is the one the operator writes, long names included', async () => {
+    const { planConfigMapName: operators } = await import('../controller/plan-record.js');
+    for (const name of ['orders', 'o'.repeat(253)]) expect(planConfigMapName(name)).toBe(operators(name));
   });
 });

@@ -6,6 +6,7 @@ import type {
   Condition,
   HistoryEntry,
   Plan,
+  PlanSummary,
   RestoreRecord,
   SchemaMigrationStatus,
 } from '../api/v1alpha1/index.js';
@@ -77,6 +78,20 @@ export function planSummary(plan: Plan): string {
   return `${plan.direction}${range}: ${plan.migrations.length} migration(s)${destructive}`;
 }
 
+/** What status.plan.summary says the plan runs: statements per kind, and what the destructive ones lose. */
+function summaryLines(summary: PlanSummary | undefined): string[] {
+  if (summary === undefined) return [];
+  const kinds = summary.kinds.map((k) => `${k.kind} ${k.count}`).join(', ');
+  const stake = summary.destructive.map(
+    (d) => `${d.at} ${d.statement}${d.rows === undefined ? '' : ` (${d.rows} rows)`}`,
+  );
+  if (summary.destructiveOmitted !== undefined) stake.push(`… and ${summary.destructiveOmitted} more`);
+  return [
+    field('Statements', `${summary.statements}${kinds === '' ? '' : ` (${kinds})`}`),
+    ...(stake.length > 0 ? [field('At stake', stake.join('\n'))] : []),
+  ];
+}
+
 /** The plan as `plan` and `approve` show it. */
 export function planLines(plan: Plan, name: string): string[] {
   const sign = plan.direction === 'Up' ? '+' : '-';
@@ -87,6 +102,7 @@ export function planLines(plan: Plan, name: string): string[] {
   return [
     field('Plan', planSummary(plan)),
     ...plan.migrations.map((m) => `${' '.repeat(14)}${sign} ${m}`),
+    ...summaryLines(plan.summary),
     field('Hash', plan.hash),
     field('State', state),
   ];
@@ -137,10 +153,8 @@ export function statusText(object: StoredSchemaMigration): string {
   ].join('\n');
 }
 
-type HistoryRow = HistoryEntry & { planHash?: string };
-
 /** `history NAME`: newest first, as status keeps it. */
-export function historyTable(history: readonly HistoryRow[]): string {
+export function historyTable(history: readonly HistoryEntry[]): string {
   const withHash = history.some((h) => h.planHash !== undefined);
   const headers = [
     'FROM',

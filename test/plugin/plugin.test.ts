@@ -53,6 +53,11 @@ async function awaitingApproval(name: string): Promise<Json> {
       migrations: ['3_create-orders'],
       destructive: true,
       hash: PLAN_HASH,
+      summary: {
+        statements: 1,
+        kinds: [{ kind: 'Drop', count: 1 }],
+        destructive: [{ at: '3_create-orders.sql:4', statement: 'DROP TABLE orders', rows: 7 }],
+      },
     },
     conditions: conditions('progressing', 'AwaitingApproval', generation, 'waiting for approval'),
   });
@@ -100,6 +105,7 @@ const history = [
     downtimeSeconds: 42,
     backupFile: 'orders-20261127T130000Z.dump',
     restoredFrom: 'orders-20261126T080000Z.dump',
+    planHash: PLAN_HASH,
   },
   {
     from: 'base',
@@ -152,6 +158,8 @@ describe('kubectl schemaops: reading', () => {
         'Current:      3_create-orders',
         'Plan:         Down 3_create-orders -> 2_add-email: 1 migration(s), destructive',
         '              - 3_create-orders',
+        'Statements:   1 (Drop 1)',
+        'At stake:     3_create-orders.sql:4 DROP TABLE orders (7 rows)',
         `Hash:         ${PLAN_HASH}`,
         'State:        awaiting approval: kubectl schemaops approve orders',
         'Workload:     Deployment orders-api scaled down by this run; 3 replica(s) to restore',
@@ -172,7 +180,7 @@ describe('kubectl schemaops: reading', () => {
     expect(out.code).toBe(0);
     const [header, restore, up] = out.stdout.trimEnd().split('\n');
     expect(header).toMatch(
-      /^FROM +TO +DIRECTION +OUTCOME +STARTED +FINISHED +DOWNTIME +BACKUP +RESTORED-FROM$/,
+      /^FROM +TO +DIRECTION +OUTCOME +STARTED +FINISHED +DOWNTIME +BACKUP +RESTORED-FROM +PLAN-HASH$/,
     );
     expect(restore!.split(/ {3,}/)).toEqual([
       '3_create-orders',
@@ -184,6 +192,7 @@ describe('kubectl schemaops: reading', () => {
       '42s',
       'orders-20261127T130000Z.dump',
       'orders-20261126T080000Z.dump',
+      PLAN_HASH,
     ]);
     expect(up!.split(/ {3,}/)).toEqual([
       'base',
@@ -194,6 +203,7 @@ describe('kubectl schemaops: reading', () => {
       '2026-11-27T12:00:05Z',
       '<none>',
       'orders-20261127T120000Z.dump',
+      '<none>',
       '<none>',
     ]);
     // Every column starts at the same offset on every line.

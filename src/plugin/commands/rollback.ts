@@ -88,6 +88,19 @@ function report(s: Session, name: string, target: string, reaction: Reaction): v
     );
 }
 
+/**
+ * The object to patch: the refused one, or a fresher read when only its status moved on while the human read
+ * the message (same generation, same refusal). Anything else is a change this command must not paper over.
+ */
+async function stillRefused(s: Session, refused: StoredSchemaMigration): Promise<StoredSchemaMigration> {
+  const { name, generation } = refused.metadata;
+  const now = await s.client.get(name);
+  const readiness = readinessOf(now);
+  if (now.metadata.generation === generation && readiness.kind === 'stalled' && isDataLossRefusal(readiness))
+    return now;
+  throw new PluginError(`${name} changed while the question was asked: nothing was changed; run it again`);
+}
+
 async function allowDataLoss(
   s: Session,
   refused: StoredSchemaMigration,
@@ -97,7 +110,7 @@ async function allowDataLoss(
   await confirm(`Allow ${name} to lose this data (sets spec.policy.allowDataLoss=true)?`, {
     yes: options.yes ?? false,
   });
-  const allowed = await patchSpec(s, refused, { policy: { allowDataLoss: true } });
+  const allowed = await patchSpec(s, await stillRefused(s, refused), { policy: { allowDataLoss: true } });
   s.out(`${name}: spec.policy.allowDataLoss set to true (generation ${allowed.metadata.generation})`);
   return allowed;
 }
