@@ -34,8 +34,13 @@ afterAll(async () => {
 });
 
 const PLAN_HASH = `sha256:${'ab'.repeat(32)}`;
-const PLAN_SQL = `-- 3_create-orders (Down) 3_create-orders.sql:4
+/** As the operator writes it to <name>-plan (test/plugin/operator.test.ts reads the operator's own). */
+const PLAN_SQL = `-- plan ${PLAN_HASH}: down 3_create-orders -> 2_add-email
+
+-- segment 1 of 1 (one transaction)
+-- 3_create-orders.sql:4
 DROP TABLE orders;
+-- (records 3_create-orders as rolled back)
 `;
 
 /** An object the operator has planned a rollback for and waits on approval. */
