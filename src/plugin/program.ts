@@ -131,7 +131,6 @@ export function buildProgram(): Command {
     .exitOverride();
   registerReadCommands(program);
   registerWriteCommands(program);
-  for (const command of program.commands) command.exitOverride();
   return program;
 }
 

@@ -29,7 +29,8 @@ export async function planCommand(
   else s.out(planLines(plan, name).join('\n'));
 }
 
-function findBackup(backups: readonly BackupRecord[], file: string, name: string): BackupRecord {
+/** The backup FILE among status.backups, or a refusal that lists them. */
+export function findBackup(backups: readonly BackupRecord[], file: string, name: string): BackupRecord {
   const backup = backups.find((b) => b.file === file);
   if (backup !== undefined) return backup;
   const known =
@@ -57,5 +58,3 @@ export async function backupsCommand(
   else if (backups.length === 0) s.err(`No backups for ${name}.`);
   else s.out(backupsTable(backups));
 }
-
-export { findBackup };
