@@ -19,6 +19,7 @@ export const DEFAULT_OUTFILE = join(root, 'dist', 'schemaops.mjs');
  */
 export const ENTRIES: readonly { readonly name: string; readonly source: string }[] = [
   { name: 'schemaops', source: 'src/main.ts' },
+  { name: 'kubectl-schemaops', source: 'src/plugin/main.ts' },
 ];
 
 /** The chunks an entry file imports: `<entry name>-<hash>.mjs` beside it. */

@@ -90,6 +90,12 @@ describe('the npm package', () => {
     // The version the CLI reports is the package's.
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     expect(await schemaops(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    expect(
+      execFileSync(join(prefix, 'bin', 'kubectl-schemaops'), ['--help'], {
+        env: userEnv(node24),
+        encoding: 'utf8',
+      }),
+    ).toContain('Usage: kubectl schemaops [options] [command]');
     const url = await freshDatabase('package');
     const env = userEnv(node24, { DATABASE_URL: url });
     const dir = migrationDir(ordersMigrations);
