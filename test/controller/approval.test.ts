@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
 import { deploymentWithBackup } from './fixtures.js';
@@ -11,19 +11,14 @@ import {
   listBackupJobs,
   migrationSpec,
   patchMigration,
-  startHarness,
+  harnessForFile,
   type Fixture,
   type Harness,
 } from './harness.js';
 import type { StoredSchemaMigration } from '../../src/kube/types.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const options = deploymentWithBackup;
 

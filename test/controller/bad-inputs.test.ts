@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { currentRevision, migrateToTarget } from '../../src/migrations/engine.js';
 import { parseTarget } from '../../src/migrations/target.js';
 import { query } from '../support/db.js';
@@ -12,18 +12,13 @@ import {
   isStalled,
   listBackupJobs,
   migrationSpec,
-  startHarness,
+  harnessForFile,
   type Fixture,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 }, pvc: true };
 /** The password in every bad URL below: it must appear nowhere. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { query } from '../support/db.js';
 import { deploymentWithBackup, files } from './fixtures.js';
 import {
@@ -10,19 +10,14 @@ import {
   isStalled,
   listBackupJobs,
   migrationSpec,
-  startHarness,
+  harnessForFile,
   type Fixture,
   type FixtureOptions,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 /** A second ConfigMap, `orders-binary`, whose files are all in binaryData (as some tools write them). */
 async function createBinaryConfigMap(f: Fixture, binaryFiles: Record<string, Buffer>): Promise<void> {

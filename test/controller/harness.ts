@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from '@jest/globals';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
@@ -47,6 +48,21 @@ export interface Harness {
   logs: string[];
   context(kube?: KubeClient): ReconcileContext;
   stop(): Promise<void>;
+}
+
+/**
+ * The harness for one test file: started before its tests, stopped after them. `use` receives it, for the
+ * file's `let h: Harness`.
+ */
+export function harnessForFile(use: (harness: Harness) => void, options: LocalClusterOptions = {}): void {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(options);
+    use(started);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
 }
 
 export async function startHarness(options: LocalClusterOptions = {}): Promise<Harness> {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { silentObserver, type RunObserver } from '../../src/controller/context.js';
 import { currentRevision, migrateToTarget } from '../../src/migrations/engine.js';
 import { parseTarget } from '../../src/migrations/target.js';
@@ -10,17 +10,12 @@ import {
   createMigration,
   isStalled,
   migrationSpec,
-  startHarness,
+  harnessForFile,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const files: Record<string, string> = {
   '1_create-a.sql': `-- Up Migration

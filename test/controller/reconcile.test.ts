@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
@@ -18,18 +18,13 @@ import {
   patchMigration,
   recordPodCounts,
   recordPhases,
-  startHarness,
+  harnessForFile,
   transitions,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const deployment = { kind: 'Deployment' as const, replicas: 3 };
 

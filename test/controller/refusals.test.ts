@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { query } from '../support/db.js';
 import { deploymentWithBackup, files } from './fixtures.js';
 import {
@@ -11,18 +11,13 @@ import {
   listBackupJobs,
   migrationSpec,
   patchMigration,
-  startHarness,
+  harnessForFile,
   type Fixture,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const options = deploymentWithBackup;
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentObserver, type RunObserver } from '../../src/controller/context.js';
@@ -20,18 +20,13 @@ import {
   listBackupJobs,
   migrationSpec,
   patchMigration,
-  startHarness,
+  harnessForFile,
   type Fixture,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const RESTORE = 'schemaops.dev/restore';
 

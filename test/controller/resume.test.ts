@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query, testPostgres } from '../support/db.js';
@@ -17,19 +17,14 @@ import {
   migrationSpec,
   patchMigration,
   runUntilStopped,
-  startHarness,
+  harnessForFile,
   stopsAt,
   type Fixture,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const options = deploymentWithBackup;
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { currentRevision } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
@@ -16,18 +16,13 @@ import {
   migrationSpec,
   patchMigration,
   runUntilStopped,
-  startHarness,
+  harnessForFile,
   stopsAt,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 } };
 const ANNOTATION = 'schemaops.dev/original-replicas';

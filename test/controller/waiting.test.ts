@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
 import { currentRevision, migrateToTarget } from '../../src/migrations/engine.js';
 import { query } from '../support/db.js';
@@ -19,19 +19,14 @@ import {
   patchMigration,
   recordPodCounts,
   runUntilStopped,
-  startHarness,
+  harnessForFile,
   stopsAt,
   type Fixture,
   type Harness,
 } from './harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+harnessForFile((started) => (h = started));
 
 // No backup: pg_dump would wait behind the same table lock.
 const options = { files, workload: { kind: 'Deployment' as const, replicas: 3 } };
