@@ -17,3 +17,12 @@ export {
 export { lossRules, type LossKind, type LossRule } from './loss-rules.js';
 export { measureDataLoss, type DataLoss } from './measure.js';
 export { describeDataLoss } from './describe.js';
+export {
+  onlineRuleFor,
+  onlineRules,
+  onlineSafety,
+  type OnlinePlan,
+  type OnlineSafety,
+  type OnlineSafetyOptions,
+} from './online.js';
+export { findSquawk, SQUAWK_ENV } from './squawk.js';
