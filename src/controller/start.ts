@@ -7,7 +7,7 @@ import type { RunWorkload, Plan as StatusPlan } from '../api/v1alpha1/status.js'
 import type { StoredSchemaMigration } from '../kube/types.js';
 import { planToTarget } from '../migrations/engine.js';
 import { MigrationError } from '../migrations/errors.js';
-import { describeDataLoss } from '../sql/index.js';
+import { describeDataLoss, onlineSafety, type OnlineSafety } from '../sql/index.js';
 import { lossesOf, type Plan } from '../migrations/planner.js';
 import { parseTarget, TargetSyntaxError } from '../migrations/target.js';
 import { redact } from '../redact.js';
@@ -138,10 +138,28 @@ export interface RunStart {
   readonly restoreHeld: (
     keepIf?: RunWorkload,
   ) => Promise<{ readonly wait: ReconcileResult } | { readonly object: StoredSchemaMigration }>;
+  /** workload.scaleDown Auto: whether the plan is safe online (when it is, `workload` is undefined). */
+  readonly online?: OnlineSafety;
+}
+
+/**
+ * workload.scaleDown Auto: a plan that is safe online runs without its workload (no scale-down, no finalizer
+ * for it); any other plan, or one the linter could not judge, scales down as under Always.
+ */
+async function decideScaling(spec: SchemaMigrationSpec, plan: Plan, start: RunStart): Promise<RunStart> {
+  if (!start.workload || spec.workload?.scaleDown !== 'Auto') return start;
+  const online = await onlineSafety(plan);
+  start.log.info({ online: online.online, rule: online.rule, hash: plan.hash }, 'online safety');
+  const { kind, name } = start.workload;
+  return { ...start, workload: online.online ? undefined : { kind, name }, online };
 }
 
 /** The WorkloadScaledDown condition a run starts with. */
 function workloadCondition(start: RunStart) {
+  if (start.online) {
+    const reason = start.online.online ? Reason.OnlineSafe : Reason.NotOnlineSafe;
+    return { reason, message: `${start.online.rule}: ${start.online.reason}` } as const;
+  }
   if (start.workloadNote)
     return { reason: Reason.WorkloadNotCreatedYet, message: start.workloadNote } as const;
   return { reason: start.workload ? Reason.ScalingDown : Reason.NoWorkload, message: '' } as const;
@@ -167,9 +185,10 @@ export async function startRun(
   // A plan waiting for approval (status.plan without startedAt) is replaced by whatever this reconcile finds.
   if (!('hash' in plan)) return report(ctx, object, plan, { plan: null });
   if (plan.migrations.length === 0) return reportAtTarget(ctx, plan, inputs);
-  const held = await passGates({ ctx, object }, spec, plan, inputs);
+  const start = await decideScaling(spec, plan, inputs);
+  const held = await passGates({ ctx, object }, spec, plan, start);
   if (!('object' in held)) return held;
-  return beginRun({ ctx, object: held.object }, spec, plan, inputs);
+  return beginRun({ ctx, object: held.object }, spec, plan, start);
 }
 
 /** Ready means the app is back too: a workload an earlier failed run kept down comes back first. */
@@ -203,6 +222,11 @@ async function passGates(
   return 'wait' in held ? held.wait : { object: held.object };
 }
 
+function runNote(inputs: RunStart): string {
+  if (inputs.online?.online) return `; the workload stays up: ${inputs.online.reason}`;
+  return inputs.workloadNote ? `; ${inputs.workloadNote}` : '';
+}
+
 /** Writes the run's plan, its first phase and the finalizer: from here on the run acts. */
 async function beginRun(
   { ctx, object }: { ctx: ReconcileContext; object: StoredSchemaMigration },
@@ -214,12 +238,13 @@ async function beginRun(
   const started: StatusPlan = {
     ...statusPlan(plan, now),
     generation: object.metadata.generation ?? 0,
-    ...(inputs.workload ? { workload: inputs.workload } : {}),
+    ...(inputs.workload ? { workload: { kind: inputs.workload.kind, name: inputs.workload.name } } : {}),
+    ...(inputs.online ? { online: inputs.online } : {}),
   };
   const run = { ctx, object };
   const first = inputs.workload ? Phase.ScalingDown : spec.backup ? Phase.BackingUp : Phase.Migrating;
   const verb = started.direction === 'Up' ? 'applying' : 'rolling back';
-  const note = inputs.workloadNote ? `; ${inputs.workloadNote}` : '';
+  const note = runNote(inputs);
   const message = `${verb} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}${note}`;
   if (inputs.workload) run.object = await setFinalizer(ctx.kube, run.object, true);
   if (object.status?.plan?.hash !== plan.hash) await publishPlan(ctx, object, plan);

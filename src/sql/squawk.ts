@@ -138,13 +138,19 @@ function spawnWithInput(
   input: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string } | { error: string }> {
   return new Promise((resolve) => {
-    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: SQUAWK_TIMEOUT_MS });
+    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Our own timer: spawn's `timeout` is not cleared when the binary cannot be started.
+    const timer = setTimeout(() => child.kill('SIGKILL'), SQUAWK_TIMEOUT_MS);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => resolve({ error: `squawk could not run: ${e.message}` }));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ error: `squawk could not run: ${e.message}` });
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (signal) return resolve({ error: `squawk was stopped by ${signal}` });
       resolve({
         code,

@@ -49,6 +49,10 @@ export const Reason = {
   WorkloadRestored: 'WorkloadRestored',
   /** spec.workload is omitted: an online migration. */
   NoWorkload: 'NoWorkload',
+  /** workload.scaleDown Auto and the plan is safe online: the workload stays up (the message names the rule). */
+  OnlineSafe: 'OnlineSafe',
+  /** workload.scaleDown Auto, but the plan is not safe online: the workload is scaled down (the message says why). */
+  NotOnlineSafe: 'NotOnlineSafe',
   /** First install: spec.workload does not exist yet and the database was empty, so nothing needed scaling. */
   WorkloadNotCreatedYet: 'WorkloadNotCreatedYet',
   BackupSucceeded: 'BackupSucceeded',

@@ -79,11 +79,18 @@ export const migrationsSourceSchema = z
   });
 
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet'] as const;
+export const SCALE_DOWN = ['Always', 'Auto'] as const;
 
 export const workloadSchema = z
   .object({
     kind: z.enum(WORKLOAD_KINDS).describe('Deployment or StatefulSet.'),
     name: objectName.describe('The workload in the SchemaMigration namespace.'),
+    scaleDown: z
+      .enum(SCALE_DOWN)
+      .default('Always')
+      .describe(
+        'Always: every run scales the workload to 0. Auto: a plan that is safe online (additive, no long blocking lock; see status.plan.online) runs with the workload up.',
+      ),
   })
   .describe('The application scaled to zero during the migration; omit for online migrations.');
 

@@ -93,6 +93,14 @@ export const planSchema = z
       .optional()
       .describe('The metadata.generation whose spec this run carries out.'),
     workload: runWorkloadSchema.optional(),
+    online: z
+      .object({
+        online: z.boolean().describe('Whether the plan runs with the workload up.'),
+        rule: z.string().describe('The rule that decided: direction, data-loss, squawk:<rule>, parser:<kind>…'),
+        reason: z.string().describe('Why, in one sentence, naming file:line where a statement decided.'),
+      })
+      .optional()
+      .describe('Under workload.scaleDown Auto: whether the plan is safe online, and why.'),
     migrationStartedAt: timestamp
       .optional()
       .describe('When the migrate step began: timeouts.migration counts from here.'),
