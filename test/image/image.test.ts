@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
+import { SQUAWK_ENV } from '../../src/sql/squawk.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -80,11 +81,39 @@ describe('the container image build', () => {
     expect(steps.find((s) => s.op === 'ENTRYPOINT')?.args).toBe('["node", "schemaops.mjs"]');
     const runtime = steps.slice(steps.map((s) => s.op).lastIndexOf('FROM'));
     const fromBuild = runtime.filter((s) => s.op === 'COPY' && s.args.startsWith('--from'));
-    // The bundle's output directory, which holds nothing else: the entry, its chunks and the parser's WASM.
-    expect(fromBuild.map((s) => s.args)).toEqual(['--from=build /src/out/ ./']);
+    // The bundle's output directory, which holds nothing else: the entry, its chunks and the parser's WASM;
+    // and the squawk binary.
+    expect(fromBuild.map((s) => s.args)).toEqual([
+      '--from=build /src/out/ ./',
+      '--from=build /src/squawk/squawk /usr/local/bin/squawk',
+    ]);
     const build = steps.find((s) => s.op === 'RUN' && s.args.includes('scripts/bundle.ts'));
     expect(build?.args).toBe('node scripts/bundle.ts /src/out/schemaops.mjs');
     expect(steps.some((s) => s.op === 'RUN' && /^npm ci\b/.test(s.args))).toBe(true);
+  });
+
+  it('ships the squawk binary of the build platform where the operator looks for it', () => {
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+    // Pinned exactly: the lint rules decide whether a plan runs with the app up.
+    expect(pkg.dependencies['squawk-cli']).toMatch(/^\d+\.\d+\.\d+$/);
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, LockEntry> };
+    const platforms = Object.keys(lock.packages['node_modules/squawk-cli']?.optionalDependencies ?? {});
+    expect(platforms).toEqual(expect.arrayContaining(['@squawk-cli/linux-x64', '@squawk-cli/linux-arm64']));
+    for (const name of platforms) {
+      expect({ name, version: lock.packages[`node_modules/${name}`]?.version }).toEqual({
+        name,
+        version: pkg.dependencies['squawk-cli'],
+      });
+    }
+    const build = steps.slice(0, steps.map((s) => s.op).lastIndexOf('FROM'));
+    const copy = build.find((s) => s.op === 'RUN' && s.args.includes('@squawk-cli/'));
+    expect(copy?.args).toContain(
+      'node_modules/@squawk-cli/$(node -p \'process.platform + "-" + process.arch\')/bin/squawk',
+    );
+    expect(copy?.args).toContain('/src/squawk/squawk');
+    const runtime = steps.slice(steps.map((s) => s.op).lastIndexOf('FROM'));
+    const env = runtime.filter((s) => s.op === 'ENV').map((s) => s.args);
+    expect(env).toContain(`${SQUAWK_ENV}=/usr/local/bin/squawk`);
   });
 
   it('has a lock file that lists every optional dependency its packages declare, so `npm ci` accepts it', () => {
