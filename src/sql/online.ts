@@ -233,19 +233,27 @@ function alterCommandRefusal(cmd: AlterTableCmd): string | undefined {
 const serialTypes = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
 
 function addColumnRefusal(col: ColumnDef): string | undefined {
+  const column = col.colname ?? '';
   const type = nameParts(col.typeName?.names).at(-1) ?? '';
   if (serialTypes.has(type))
-    return `ADD COLUMN ${col.colname ?? ''} ${type} fills every row from a sequence (a rewrite)`;
+    return `ADD COLUMN ${column} ${type} fills every row from a sequence (a rewrite)`;
   const constraints = (col.constraints ?? []).flatMap((c) => ('Constraint' in c ? [c.Constraint] : []));
   const defaultExpr = constraints.find((c) => c.contype === 'CONSTR_DEFAULT')?.raw_expr;
-  for (const c of constraints) {
-    if (c.contype === 'CONSTR_NULL' || c.contype === 'CONSTR_DEFAULT') continue;
-    if (c.contype === 'CONSTR_NOTNULL' && defaultExpr) continue;
-    return `ADD COLUMN ${col.colname ?? ''} with ${(c.contype ?? '').replace('CONSTR_', '')} checks or rewrites every existing row`;
-  }
+  const blocking = constraints.find((c) => !harmlessColumnConstraint(c, defaultExpr !== undefined));
+  if (blocking)
+    return `ADD COLUMN ${column} with ${(blocking.contype ?? '').replace('CONSTR_', '')} checks or rewrites every existing row`;
   if (defaultExpr && !isNonVolatile(defaultExpr))
-    return `ADD COLUMN ${col.colname ?? ''} with a volatile default rewrites the table`;
+    return `ADD COLUMN ${column} with a volatile default rewrites the table`;
   return ok;
+}
+
+/** NULL, DEFAULT, and NOT NULL where a default fills the existing rows. */
+function harmlessColumnConstraint(c: Constraint, hasDefault: boolean): boolean {
+  return (
+    c.contype === 'CONSTR_NULL' ||
+    c.contype === 'CONSTR_DEFAULT' ||
+    (c.contype === 'CONSTR_NOTNULL' && hasDefault)
+  );
 }
 
 function addConstraintRefusal(c: Constraint): string | undefined {

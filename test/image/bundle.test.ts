@@ -53,6 +53,8 @@ describe('the bundle the image runs', () => {
       NODE_ENV: 'production',
       NODE_OPTIONS: expect.stringContaining('--max-old-space-size='),
       MALLOC_ARENA_MAX: '2',
+      // The linter workload.scaleDown: Auto needs, copied into the image beside the bundle.
+      SCHEMAOPS_SQUAWK: '/usr/local/bin/squawk',
     });
     const sizes = [entry, ...chunkFiles(entry).map((f) => join(dir, f))].map((f) => statSync(f).size);
     expect(sizes.reduce((a, b) => a + b)).toBeGreaterThan(100_000);

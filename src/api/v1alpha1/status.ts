@@ -96,7 +96,9 @@ export const planSchema = z
     online: z
       .object({
         online: z.boolean().describe('Whether the plan runs with the workload up.'),
-        rule: z.string().describe('The rule that decided: direction, data-loss, squawk:<rule>, parser:<kind>…'),
+        rule: z
+          .string()
+          .describe('The rule that decided: direction, data-loss, squawk:<rule>, parser:<kind>…'),
         reason: z.string().describe('Why, in one sentence, naming file:line where a statement decided.'),
       })
       .optional()
