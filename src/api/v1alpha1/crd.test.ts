@@ -101,7 +101,7 @@ describe('validateSpec', () => {
     expect(result.ok && result.spec).toEqual({
       ...validSpec,
       database: { ...validSpec.database, migrationsTable: 'pgmigrations', migrationsSchema: 'public' },
-      workload: { kind: 'Deployment', name: 'orders-api' },
+      workload: { kind: 'Deployment', name: 'orders-api', scaleDown: 'Always' },
       backup: {
         pvc: 'orders-backups',
         image: 'postgres:16',
@@ -138,6 +138,15 @@ describe('validateSpec', () => {
     const errors = errorsOf({ ...validSpec, workload: { kind: 'DaemonSet', name: 'x' } });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^spec\.workload\.kind: .*"Deployment"\|"StatefulSet"/);
+  });
+
+  it('names a scaleDown mode it does not know', () => {
+    const errors = errorsOf({
+      ...validSpec,
+      workload: { kind: 'Deployment', name: 'x', scaleDown: 'Never' },
+    });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^spec\.workload\.scaleDown: .*"Always"\|"Auto"/);
   });
 
   it('refuses both configMaps and a selector, and neither', () => {
