@@ -149,7 +149,6 @@ export interface RunStart {
 async function decideScaling(spec: SchemaMigrationSpec, plan: Plan, start: RunStart): Promise<RunStart> {
   if (!start.workload || spec.workload?.scaleDown !== 'Auto') return start;
   const online = await onlineSafety(plan);
-  start.log.info({ online: online.online, rule: online.rule, hash: plan.hash }, 'online safety');
   const { kind, name } = start.workload;
   return { ...start, workload: online.online ? undefined : { kind, name }, online };
 }
@@ -268,6 +267,7 @@ async function beginRun(
     currentRevision: plan.from,
     failure: null,
   }));
-  inputs.log.info({ from: plan.from, to: plan.to, hash: plan.hash }, 'run started');
+  const online = inputs.online ? { online: inputs.online.online, rule: inputs.online.rule } : {};
+  inputs.log.info({ from: plan.from, to: plan.to, hash: plan.hash, ...online }, 'run started');
   return { object: run.object, plan: started };
 }
