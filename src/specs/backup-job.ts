@@ -38,6 +38,8 @@ export interface BackupJobInput {
    * `<migration>-<time>.tables.dump`; the Job falls back to a full dump when that cannot be restored alone.
    */
   readonly tables?: readonly string[];
+  /** Why the backup while down is a full one (the tables a plan touches cannot be told): said in its summary. */
+  readonly fallback?: string;
 }
 
 /** One table's rows in a dump. */
@@ -117,7 +119,7 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT
 ${CONNECTION_SCRIPT}${COMPRESSION_SCRIPT}${DUMP_FUNCTIONS}${CLOSURE_FUNCTION}work=$(mktemp -d)
 scope=full
-fallback=
+fallback=${'${'}FALLBACK:-}
 if [ "${'${'}SCOPE:-full}" = tables ]; then
   printf '%s\n' "${'${'}TOUCHED:-}" > "$work/touched"
   touched_closure "$work/touched" "$work/closure"
@@ -232,12 +234,24 @@ export function parseTableRows(lines: readonly string[]): TableRows[] | undefine
   return parsed.map((m) => ({ table: m![2]!, rows: Number(m![1]) }));
 }
 
+/** The scope fields of a summary: full or tables, the relations file's hash, why it fell back to full. */
+function scopeOf(
+  value: Record<string, unknown>,
+): Pick<BackupSummary, 'scope' | 'relationsSha256' | 'fallback'> {
+  const { scope, relationsSha256, fallback } = value;
+  return {
+    scope: scope === 'tables' ? 'tables' : 'full',
+    ...(typeof relationsSha256 === 'string' && relationsSha256 ? { relationsSha256 } : {}),
+    ...(typeof fallback === 'string' && fallback ? { fallback } : {}),
+  };
+}
+
 /** Reads the container's termination message; undefined when it is not a backup summary. */
 export function parseBackupSummary(message: string | undefined): BackupSummary | undefined {
   const value = summaryLine(message);
   if (!value) return undefined;
   const { file, sizeBytes, countsSha256, tables, rows, verified, pruned, compression } = value;
-  const { scope, relationsSha256, fallback } = value;
+
   if (typeof file !== 'string' || typeof sizeBytes !== 'number' || typeof countsSha256 !== 'string')
     return undefined;
   if (typeof tables !== 'number' || typeof rows !== 'number') return undefined;
@@ -253,9 +267,7 @@ export function parseBackupSummary(message: string | undefined): BackupSummary |
     rows,
     verified,
     pruned: prunedFiles,
-    scope: scope === 'tables' ? 'tables' : 'full',
-    ...(typeof relationsSha256 === 'string' && relationsSha256 ? { relationsSha256 } : {}),
-    ...(typeof fallback === 'string' && fallback ? { fallback } : {}),
+    ...scopeOf(value),
     ...(typeof compression === 'string' ? { compression } : {}),
     ...(tableRows ? { tableRows } : {}),
   };
@@ -287,6 +299,7 @@ export function buildBackupJob(input: BackupJobInput): V1Job {
       VERIFY: input.backup.verify,
       COMPRESSION: input.backup.compression,
       ...(input.tables ? { SCOPE: 'tables', TOUCHED: input.tables.join('\n') } : {}),
+      ...(input.fallback ? { FALLBACK: input.fallback.replace(/[\n"\\]/g, ' ') } : {}),
       ...(input.protect ? { PROTECT: input.protect } : {}),
     },
     timeoutSeconds: input.timeoutSeconds,

@@ -84,8 +84,18 @@ DO $schemaops$
 DECLARE
   outside text;
 BEGIN
-  SELECT pg_catalog.string_agg(o, '; ') INTO outside FROM pg_temp.schemaops_outside(ARRAY(
-    SELECT pg_catalog.to_regclass(n.name)::oid FROM pg_temp.schemaops_names n WHERE pg_catalog.to_regclass(n.name) IS NOT NULL)) o;
+  -- The relations, and the sequences they own: a DROP … CASCADE takes those along too.
+  WITH rels AS (
+    SELECT pg_catalog.to_regclass(n.name)::oid AS oid FROM pg_temp.schemaops_names n
+    WHERE pg_catalog.to_regclass(n.name) IS NOT NULL
+  ), owned AS (
+    SELECT d.objid AS oid FROM pg_catalog.pg_depend d JOIN rels ON d.refobjid = rels.oid
+    JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+      AND d.deptype IN ('a', 'i')
+  )
+  SELECT pg_catalog.string_agg(o, '; ') INTO outside
+  FROM pg_temp.schemaops_outside(ARRAY(SELECT oid FROM rels UNION SELECT oid FROM owned)) o;
   IF outside IS NOT NULL THEN
     RAISE EXCEPTION 'restoring only the tables the run touched would also drop what depends on them: %', outside;
   END IF;

@@ -1,4 +1,4 @@
-import type { FuncCall, Node } from 'libpg-query';
+import type { Node } from 'libpg-query';
 import { creationsOf } from './creations.js';
 import { functionDisplayName, isPureFunctionCall } from './functions.js';
 import type { ParsedStatement } from './parse.js';
@@ -69,8 +69,7 @@ const readers: Record<string, Reader> = {
 /** The first call of a function that may do more than compute a value, if any. */
 function impureCall(node: unknown): string | undefined {
   for (const [type, fields] of collectNodes(node))
-    if (type === 'FuncCall' && !isPureFunctionCall(fields as FuncCall))
-      return functionDisplayName(fields as FuncCall);
+    if (type === 'FuncCall' && !isPureFunctionCall(fields)) return functionDisplayName(fields);
   return undefined;
 }
 
