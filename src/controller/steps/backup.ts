@@ -19,6 +19,7 @@ import {
   type BackupRecord,
 } from '../../api/v1alpha1/status.js';
 import { planToTarget } from '../../migrations/engine.js';
+import { archiveTableName } from '../../migrations/state.js';
 import { parseTarget } from '../../migrations/target.js';
 import { touchedRelations } from '../../sql/touched.js';
 import { observerOf, poll } from '../context.js';
@@ -64,7 +65,17 @@ async function touchedByPlan(
     };
   if (touched.created.length > CREATED_LIMIT)
     return { fallback: `the plan creates more than ${CREATED_LIMIT} relations` };
-  return { tables: touched.relations.map(quotedName), created: touched.created.map(quotedName) };
+  // The engine writes its migrations table and their archive beside whatever the SQL does: they are part of
+  // every plan's touched set, and a restore drops them too when the run created them.
+  const schema = run.spec.database.migrationsSchema;
+  const table = run.spec.database.migrationsTable;
+  const engine = [table, archiveTableName({ migrationsTable: table, schema })].map((name) =>
+    quotedName({ schema, name }),
+  );
+  return {
+    tables: [...engine, ...touched.relations.map(quotedName)],
+    created: [...engine, ...touched.created.map(quotedName)],
+  };
 }
 
 async function startJob(
