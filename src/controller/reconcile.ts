@@ -116,8 +116,18 @@ function stepsOf(run: Run, behind: boolean): (() => Promise<StepResult>)[] {
   const workload = runWorkload(run.plan, run.spec);
   const { backup } = run.spec;
   const steps: (() => Promise<StepResult>)[] = [];
-  if (behind && workload) steps.push(() => scaleDown(run, workload));
-  if (behind && backup) steps.push(() => backUp(run, backup));
+  if (behind && workload && backup) {
+    // The whole database while the app still runs (one snapshot, no writer blocked), then only what the plan
+    // touches while it is down: the window does not grow with the database.
+    steps.push(
+      () => backUp(run, backup, 'beforeScaleDown'),
+      () => scaleDown(run, workload),
+      () => backUp(run, backup, 'touchedTables'),
+    );
+  } else {
+    if (behind && workload) steps.push(() => scaleDown(run, workload));
+    if (behind && backup) steps.push(() => backUp(run, backup));
+  }
   if (behind) steps.push(() => migrate(run));
   steps.push(() => restoreWorkload(run));
   return steps;

@@ -241,7 +241,8 @@ async function beginRun(
     ...(inputs.online ? { online: inputs.online } : {}),
   };
   const run = { ctx, object };
-  const first = inputs.workload ? Phase.ScalingDown : spec.backup ? Phase.BackingUp : Phase.Migrating;
+  // With a backup the whole database is dumped first, before any scale-down.
+  const first = spec.backup ? Phase.BackingUp : inputs.workload ? Phase.ScalingDown : Phase.Migrating;
   const verb = started.direction === 'Up' ? 'applying' : 'rolling back';
   const note = runNote(inputs);
   const message = `${verb} ${plan.migrations.length} migration(s): ${plan.from} -> ${plan.to}${note}`;

@@ -169,6 +169,7 @@ describe('buildBackupJob', () => {
       tables: 2,
       rows: 7,
       verified: 'Read',
+      scope: 'full',
       pruned: ['orders-20261120T000000Z.dump'],
     };
     expect(parseBackupSummary(`${line}\n`)).toEqual(summary);
@@ -356,9 +357,10 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
       tables: 1,
       rows: 100,
       verified: 'Read',
+      scope: 'full',
       pruned: ['orders-20261118T090000Z.dump', 'orders-20261119T090000Z.dump'],
     };
-    expect(JSON.parse(run.stdout.trim())).toEqual(summary);
+    expect(JSON.parse(run.stdout.trim())).toEqual({ ...summary, relationsSha256: '', fallback: '' });
     expect(parseBackupSummary(readFileSync(join(dir, 'termination-log'), 'utf8'))).toEqual({
       ...summary,
       tableRows: [{ table: 'public.orders', rows: 100 }],

@@ -10,7 +10,7 @@ import {
   TERMINATION_LOG,
   type OwnerRef,
 } from './db-job.js';
-import { DUMP_FUNCTIONS } from './dump-scripts.js';
+import { CLOSURE_FUNCTION, DUMP_FUNCTIONS } from './dump-scripts.js';
 
 export { CONNECTION_SCRIPT, type OwnerRef } from './db-job.js';
 
@@ -33,6 +33,13 @@ export interface BackupJobInput {
   readonly jobName?: string;
   /** A dump the pruning must leave in place (the one a restore is about to read). */
   readonly protect?: string;
+  /**
+   * Dump only these relations (quoted, schema-qualified names) and what hangs on them, into
+   * `<migration>-<time>.tables.dump`; the Job falls back to a full dump when that cannot be restored alone.
+   */
+  readonly tables?: readonly string[];
+  /** Why the backup while down is a full one (the tables a plan touches cannot be told): said in its summary. */
+  readonly fallback?: string;
 }
 
 /** One table's rows in a dump. */
@@ -53,6 +60,11 @@ export interface BackupSummary {
   readonly verified: 'Read' | 'Restore';
   /** pg_dump's --compress value it ran with. */
   readonly compression?: string;
+  /** full, or tables: only the relations in `<file>.relations` (sha256 relationsSha256). */
+  readonly scope: 'full' | 'tables';
+  readonly relationsSha256?: string;
+  /** Why a table-scoped backup was taken whole instead. */
+  readonly fallback?: string;
   /** Older dumps the Job deleted to keep `retain`. */
   readonly pruned: readonly string[];
   /** Each table's rows, when the list fits in the termination message. */
@@ -97,19 +109,42 @@ case "$RETAIN" in ''|*[!0-9]*|0) echo "RETAIN must be a positive integer, not '$
 partial="$BACKUP_DIR/$BACKUP_FILE.partial"
 final="$BACKUP_DIR/$BACKUP_FILE"
 drill=
+work=
 cleanup() {
   if [ -n "$drill" ]; then psql -X -q --no-password -c "DROP DATABASE IF EXISTS \"$drill\"" > /dev/null 2>&1 || true; fi
-  rm -f -- "$partial" "$partial.counts" "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"
+  rm -f -- "$partial" "$partial.counts" "$partial.relations" "$CONNECTION_DIR/pg_service.conf" "$CONNECTION_DIR/pgpass"
+  [ -z "$work" ] || rm -rf -- "$work"
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
-${CONNECTION_SCRIPT}${COMPRESSION_SCRIPT}${DUMP_FUNCTIONS}echo "pg_dump to $BACKUP_FILE ($compress)" >&2
-pg_dump --format=custom --compress="$compress_arg" --no-password --file "$partial"
+${CONNECTION_SCRIPT}${COMPRESSION_SCRIPT}${DUMP_FUNCTIONS}${CLOSURE_FUNCTION}work=$(mktemp -d)
+scope=full
+fallback=${'${'}FALLBACK:-}
+if [ "${'${'}SCOPE:-full}" = tables ]; then
+  printf '%s\n' "${'${'}TOUCHED:-}" > "$work/touched"
+  touched_closure "$work/touched" "$work/closure"
+  case "$(head -n 1 "$work/closure")" in
+    FALLBACK\ *) fallback=$(head -n 1 "$work/closure" | cut -c 10-); echo "a full dump instead: $fallback" >&2 ;;
+    *) scope=tables ;;
+  esac
+fi
+if [ "$scope" = tables ]; then
+  set --
+  while IFS= read -r relation; do [ -z "$relation" ] || set -- "$@" "--table=$relation"; done < "$work/closure"
+  # No relation at all (a plan that only creates): an empty archive, every schema left out.
+  [ "$#" -gt 0 ] || set -- "--exclude-schema=*"
+  echo "pg_dump of $(grep -c . "$work/closure" || true) relation(s) the plan touches, and what hangs on them, to $BACKUP_FILE ($compress)" >&2
+  pg_dump --format=custom --compress="$compress_arg" --no-password --strict-names "$@" --file "$partial"
+  cp -- "$work/closure" "$partial.relations"
+else
+  echo "pg_dump to $BACKUP_FILE ($compress)" >&2
+  pg_dump --format=custom --compress="$compress_arg" --no-password --file "$partial"
+fi
 pg_restore --list "$partial" > /dev/null
 echo "reading every row of $BACKUP_FILE back" >&2
 count_rows "$partial" "$partial.counts"
 verified=Read
-if [ "${'${'}VERIFY:-Read}" = Restore ]; then
+if [ "${'${'}VERIFY:-Read}" = Restore ] && [ "$scope" = full ]; then
   drill="schemaops_drill_$(date -u +%Y%m%d%H%M%S)_$$"
   echo "restore drill: $BACKUP_FILE into the scratch database $drill" >&2
   psql -X -q -v ON_ERROR_STOP=1 --no-password -c "CREATE DATABASE \"$drill\""
@@ -123,8 +158,19 @@ if [ "${'${'}VERIFY:-Read}" = Restore ]; then
   echo "restore drill passed: every table has the rows the dump holds" >&2
 fi
 mv -f -- "$partial.counts" "$final.counts"
+relations_sha=
+if [ "$scope" = tables ]; then
+  mv -f -- "$partial.relations" "$final.relations"
+  relations_sha=$(sha256sum < "$final.relations" | cut -d ' ' -f 1)
+fi
 mv -f -- "$partial" "$final"
-set -- "$BACKUP_DIR/$BACKUP_PREFIX"-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.dump
+# Full and table-scoped dumps are kept to RETAIN each: the parts of runs never push a whole backup out.
+stamp=[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z
+if [ "$scope" = tables ]; then
+  set -- "$BACKUP_DIR/$BACKUP_PREFIX"-$stamp.tables.dump
+else
+  set -- "$BACKUP_DIR/$BACKUP_PREFIX"-$stamp.dump
+fi
 kept=0
 for f in "$@"; do [ "${'${'}f##*/}" = "${'${'}PROTECT:-}" ] || kept=$((kept + 1)); done
 excess=$((kept - RETAIN))
@@ -133,13 +179,13 @@ for f in "$@"; do
   [ "$excess" -gt 0 ] || break
   [ "${'${'}f##*/}" != "${'${'}PROTECT:-}" ] || continue
   echo "pruning ${'${'}f##*/}" >&2
-  rm -f -- "$f" "$f.counts"
+  rm -f -- "$f" "$f.counts" "$f.relations"
   pruned="$pruned${'${'}pruned:+,}\"${'${'}f##*/}\""
   excess=$((excess - 1))
 done
 size=$(wc -c < "$final" | tr -d ' ')
 sha=$(sha256sum < "$final.counts" | cut -d ' ' -f 1)
-summary="{\"file\":\"$BACKUP_FILE\",\"sizeBytes\":$size,\"compression\":\"$compress\",\"countsSha256\":\"$sha\",$(counts_totals "$final.counts"),\"verified\":\"$verified\",\"pruned\":[$pruned]}"
+summary="{\"file\":\"$BACKUP_FILE\",\"sizeBytes\":$size,\"compression\":\"$compress\",\"countsSha256\":\"$sha\",$(counts_totals "$final.counts"),\"verified\":\"$verified\",\"scope\":\"$scope\",\"relationsSha256\":\"$relations_sha\",\"fallback\":\"$(printf '%s' "$fallback" | tr -d '"\\\\')\",\"pruned\":[$pruned]}"
 {
   printf '%s\n' "$summary"
   if [ $(( ${'${'}#summary} + $(wc -c < "$final.counts") )) -lt ${SUMMARY_LIMIT} ]; then cat "$final.counts"; fi
@@ -176,9 +222,9 @@ export function backupTimestamp(now: Date): string {
     .replace(/[-:]/g, '');
 }
 
-/** `<migration>-<YYYYMMDDTHHMMSSZ>.dump`, the name the dump gets on the PVC. */
-export function backupFileName(migrationName: string, now: Date): string {
-  return `${migrationName}-${backupTimestamp(now)}.dump`;
+/** `<migration>-<YYYYMMDDTHHMMSSZ>.dump` (`.tables.dump` for a table-scoped one), its name on the PVC. */
+export function backupFileName(migrationName: string, now: Date, scope: 'full' | 'tables' = 'full'): string {
+  return `${migrationName}-${backupTimestamp(now)}${scope === 'tables' ? '.tables' : ''}.dump`;
 }
 
 /** The `<rows>\t<table>` lines after a summary's JSON line. */
@@ -188,11 +234,24 @@ export function parseTableRows(lines: readonly string[]): TableRows[] | undefine
   return parsed.map((m) => ({ table: m![2]!, rows: Number(m![1]) }));
 }
 
+/** The scope fields of a summary: full or tables, the relations file's hash, why it fell back to full. */
+function scopeOf(
+  value: Record<string, unknown>,
+): Pick<BackupSummary, 'scope' | 'relationsSha256' | 'fallback'> {
+  const { scope, relationsSha256, fallback } = value;
+  return {
+    scope: scope === 'tables' ? 'tables' : 'full',
+    ...(typeof relationsSha256 === 'string' && relationsSha256 ? { relationsSha256 } : {}),
+    ...(typeof fallback === 'string' && fallback ? { fallback } : {}),
+  };
+}
+
 /** Reads the container's termination message; undefined when it is not a backup summary. */
 export function parseBackupSummary(message: string | undefined): BackupSummary | undefined {
   const value = summaryLine(message);
   if (!value) return undefined;
   const { file, sizeBytes, countsSha256, tables, rows, verified, pruned, compression } = value;
+
   if (typeof file !== 'string' || typeof sizeBytes !== 'number' || typeof countsSha256 !== 'string')
     return undefined;
   if (typeof tables !== 'number' || typeof rows !== 'number') return undefined;
@@ -208,6 +267,7 @@ export function parseBackupSummary(message: string | undefined): BackupSummary |
     rows,
     verified,
     pruned: prunedFiles,
+    ...scopeOf(value),
     ...(typeof compression === 'string' ? { compression } : {}),
     ...(tableRows ? { tableRows } : {}),
   };
@@ -234,10 +294,12 @@ export function buildBackupJob(input: BackupJobInput): V1Job {
     script: BACKUP_SCRIPT,
     env: {
       BACKUP_PREFIX: input.migration.name,
-      BACKUP_FILE: backupFileName(input.migration.name, input.now),
+      BACKUP_FILE: backupFileName(input.migration.name, input.now, input.tables ? 'tables' : 'full'),
       RETAIN: String(input.backup.retain),
       VERIFY: input.backup.verify,
       COMPRESSION: input.backup.compression,
+      ...(input.tables ? { SCOPE: 'tables', TOUCHED: input.tables.join('\n') } : {}),
+      ...(input.fallback ? { FALLBACK: input.fallback.replace(/[\n"\\]/g, ' ') } : {}),
       ...(input.protect ? { PROTECT: input.protect } : {}),
     },
     timeoutSeconds: input.timeoutSeconds,

@@ -83,3 +83,94 @@ counts_totals() {
   awk '{ tables++; rows += $1 } END { printf "\"tables\":%d,\"rows\":%.0f", tables, rows }' "$1"
 }
 `;
+
+/**
+ * Quoted, schema-qualified names (one per line) → the SQL that reads them into pg_temp.schemaops_names. Each
+ * line is a SQL literal there, so no name becomes SQL.
+ */
+export const NAMES_AWK = String.raw`
+BEGIN { q = sprintf("%c", 39); print "CREATE TEMP TABLE schemaops_names (name text);" }
+NF { line = $0; gsub(q, q q, line); printf "INSERT INTO schemaops_names VALUES (%s%s%s);\n", q, line, q }`;
+
+/**
+ * The relations a table-scoped backup must hold so that restoring them alone is whole: the touched ones (an
+ * index stands for its table), every table with a foreign key into one of them, and every view over them,
+ * repeated until nothing is added. Prints `FALLBACK <why>` when restoring a part cannot be safe (partitions,
+ * inheritance, triggers that may write elsewhere), else one `"schema"."name"` per line, as pg_dump -t reads it.
+ */
+const CLOSURE_SQL = String.raw`WITH RECURSIVE seed AS (
+  SELECT CASE WHEN c.relkind = 'i' THEN i.indrelid ELSE c.oid END AS oid
+  FROM pg_temp.schemaops_names n
+  JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n.name)
+  LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+), closure(oid) AS (
+  SELECT oid FROM seed
+  UNION
+  SELECT x.oid FROM closure, LATERAL (
+    SELECT con.conrelid AS oid FROM pg_catalog.pg_constraint con
+      WHERE con.contype = 'f' AND con.confrelid = closure.oid
+    UNION ALL
+    SELECT r.ev_class FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = closure.oid AND r.ev_class <> closure.oid
+  ) x
+), why AS (
+  SELECT c.oid::regclass::text || ' is partitioned, a partition or inherits' AS reason FROM closure JOIN pg_catalog.pg_class c ON c.oid = closure.oid
+    WHERE c.relkind = 'p' OR c.relispartition
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = c.oid OR h.inhparent = c.oid)
+  UNION ALL
+  SELECT t.tgrelid::regclass::text || ' has trigger ' || t.tgname FROM pg_catalog.pg_trigger t
+    JOIN closure ON t.tgrelid = closure.oid WHERE NOT t.tgisinternal
+)
+SELECT 'FALLBACK ' || reason FROM (SELECT reason FROM why LIMIT 1) w
+UNION ALL
+SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"'
+  FROM closure JOIN pg_catalog.pg_class c ON c.oid = closure.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE NOT EXISTS (SELECT 1 FROM why);`;
+
+/**
+ * Shell function `touched_closure NAMES OUT`: the relations a table-scoped backup of NAMES holds (CLOSURE_SQL),
+ * or a first line `FALLBACK <why>`.
+ */
+export const CLOSURE_FUNCTION = String.raw`touched_closure() {
+  {
+    awk '${NAMES_AWK}' "$1"
+    cat <<'SCHEMAOPS_SQL'
+${CLOSURE_SQL}
+SCHEMAOPS_SQL
+  } | psql -X -q -A -t -v ON_ERROR_STOP=1 --no-password -f - > "$2"
+}
+`;
+
+/**
+ * Replacing a set of relations inside a transaction: pg_temp.schemaops_drop drops one by what it is (if it is
+ * there, with what hangs on it), and pg_temp.schemaops_outside lists what depends on a set of relations but is
+ * not part of them (their own constraints, defaults, rules, triggers, policies and indexes are).
+ */
+export const REPLACE_RELATIONS_SQL = String.raw`CREATE FUNCTION pg_temp.schemaops_drop(name text) RETURNS void
+LANGUAGE plpgsql AS $schemaops$
+DECLARE
+  rel regclass := pg_catalog.to_regclass(name);
+  kind "char";
+BEGIN
+  IF rel IS NULL THEN RETURN; END IF;
+  SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = rel;
+  EXECUTE pg_catalog.format('DROP %s %s CASCADE',
+    CASE kind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+      WHEN 'i' THEN 'INDEX' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, rel);
+END
+$schemaops$;
+CREATE FUNCTION pg_temp.schemaops_outside(rels oid[]) RETURNS SETOF text
+LANGUAGE sql AS $schemaops$
+  SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)
+  FROM pg_catalog.pg_depend d
+  WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = ANY (rels) AND d.deptype = 'n'
+    AND NOT COALESCE(CASE d.classid
+      WHEN 'pg_catalog.pg_class'::regclass THEN d.objid = ANY (rels)
+      WHEN 'pg_catalog.pg_constraint'::regclass THEN (SELECT conrelid FROM pg_catalog.pg_constraint WHERE oid = d.objid) = ANY (rels)
+      WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_catalog.pg_rewrite WHERE oid = d.objid) = ANY (rels)
+      WHEN 'pg_catalog.pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_catalog.pg_attrdef WHERE oid = d.objid) = ANY (rels)
+      WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE oid = d.objid) = ANY (rels)
+      WHEN 'pg_catalog.pg_policy'::regclass THEN (SELECT polrelid FROM pg_catalog.pg_policy WHERE oid = d.objid) = ANY (rels)
+    END, false)
+$schemaops$;`;

@@ -358,3 +358,138 @@ describe('the restore drill (backup.verify: Restore)', () => {
     ).toEqual([oldest, 'orders-20261121T120000Z.dump']);
   });
 });
+
+describe('a backup of the tables a plan touches, and its restore', () => {
+  /** Customers, orders with a foreign key into it, a view over it, and an unrelated audit table. */
+  async function twoPartDatabase(): Promise<string> {
+    const url = await freshDatabase('tables');
+    await query(url, 'CREATE TABLE customers (id serial PRIMARY KEY, email text)');
+    await query(url, "INSERT INTO customers (email) SELECT 'c' || g FROM generate_series(1, 20) g");
+    await query(url, 'CREATE TABLE orders (id int PRIMARY KEY, customer int REFERENCES customers (id))');
+    await query(url, 'INSERT INTO orders SELECT g, g FROM generate_series(1, 10) g');
+    await query(url, 'CREATE VIEW active AS SELECT id FROM customers WHERE email IS NOT NULL');
+    await query(url, 'CREATE TABLE audit (id serial, note text)');
+    await query(url, "INSERT INTO audit (note) VALUES ('before')");
+    return url;
+  }
+
+  function backUpTables(url: string, dir: string, tables: string[]) {
+    const job = buildBackupJob({
+      migration: owner,
+      planHash: HASH,
+      backup: backupSpec,
+      databaseSecret: { name: 'orders-db', key: 'url' },
+      timeoutSeconds: 600,
+      now: new Date('2026-11-21T12:00:00Z'),
+      tables,
+    });
+    const run = runJobScript(job, { databaseUrl: url, backupDir: dir });
+    const summary =
+      run.status === 0 ? parseBackupSummary(readFileSync(join(dir, 'termination-log'), 'utf8')) : undefined;
+    return { ...run, summary };
+  }
+
+  function restoreTables(url: string, dir: string, summary: BackupSummary, created: string[]) {
+    const job = buildRestoreJob({
+      name: 'orders-restore-0123456789',
+      migration: owner,
+      backup: backupSpec,
+      databaseSecret: { name: 'orders-db', key: 'url' },
+      file: summary.file,
+      countsSha256: summary.countsSha256,
+      tables: { relationsSha256: summary.relationsSha256!, created },
+      timeoutSeconds: 600,
+      lockTimeoutMs: 2_000,
+    });
+    return runJobScript(job, { databaseUrl: url, backupDir: dir });
+  }
+
+  it('holds the touched table, the tables with foreign keys into it and the views over it, and nothing else', async () => {
+    const url = await twoPartDatabase();
+    const dir = backupDir();
+    const run = backUpTables(url, dir, ['"customers"']);
+    expect(run.status).toBe(0);
+    expect(run.summary).toMatchObject({
+      file: 'orders-20261121T120000Z.tables.dump',
+      scope: 'tables',
+      tables: 2,
+      rows: 30,
+    });
+    expect(
+      readFileSync(join(dir, 'orders-20261121T120000Z.tables.dump.relations'), 'utf8').split('\n').sort(),
+    ).toEqual(['', '"public"."active"', '"public"."customers"', '"public"."orders"']);
+  });
+
+  it('puts back exactly those relations, drops what the plan created, and keeps every other table as it is', async () => {
+    const url = await twoPartDatabase();
+    const dir = backupDir();
+    const run = backUpTables(url, dir, ['"customers"']);
+    const before = await tableSnapshot(url);
+    // A plan that failed half-way: a column, changed and deleted rows, a new table hanging on customers.
+    await query(url, 'ALTER TABLE customers ADD COLUMN name text');
+    await query(url, "UPDATE customers SET email = 'x' WHERE id < 5");
+    await query(url, 'DELETE FROM orders WHERE id > 5');
+    await query(url, 'CREATE TABLE invoices (id int, customer int REFERENCES customers (id))');
+    await query(url, 'INSERT INTO invoices VALUES (1, 1)');
+    // Meanwhile nothing else writes to the touched tables, but the rest of the database is not theirs.
+    await query(url, "INSERT INTO audit (note) VALUES ('after')");
+
+    const restored = restoreTables(url, dir, run.summary!, ['"invoices"']);
+    expect(restored.stderr).toContain('replacing 3 relation(s) the run touched');
+    expect(restored.status).toBe(0);
+    const after = await tableSnapshot(url);
+    expect(after['public.customers']).toEqual(before['public.customers']);
+    expect(after['public.orders']).toEqual(before['public.orders']);
+    expect(after['public.invoices']).toBeUndefined();
+    expect(after['public.audit']!.rows).toHaveLength(2);
+    expect(await query(url, 'SELECT count(*)::int AS n FROM active')).toEqual([{ n: 20 }]);
+    await expect(query(url, 'INSERT INTO orders VALUES (99, 12345)')).rejects.toThrow(/foreign key/);
+  });
+
+  it('refuses, unchanged, when dropping the touched tables would take something else with them', async () => {
+    const url = await twoPartDatabase();
+    const dir = backupDir();
+    const run = backUpTables(url, dir, ['"customers"']);
+    // Another table takes its ids from customers' sequence: dropping customers would drop that default.
+    await query(url, "CREATE TABLE guests (id int DEFAULT nextval('customers_id_seq'), note text)");
+    await query(url, "INSERT INTO guests (note) VALUES ('kept')");
+    await query(url, "UPDATE customers SET email = 'x'");
+    const before = await tableSnapshot(url);
+    const restored = restoreTables(url, dir, run.summary!, []);
+    expect(restored.status).not.toBe(0);
+    expect(restored.stderr).toContain(
+      'restoring only the tables the run touched would also drop what depends on them',
+    );
+    expect(restored.stderr).toContain('guests');
+    expect(await tableSnapshot(url)).toEqual(before);
+  });
+
+  it('takes the whole database instead, saying why, when a touched table has a trigger that may write elsewhere', async () => {
+    const url = await twoPartDatabase();
+    await query(
+      url,
+      "CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO audit (note) VALUES ('x'); RETURN NEW; END$$",
+    );
+    await query(url, 'CREATE TRIGGER noted AFTER UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION note()');
+    const run = backUpTables(url, backupDir(), ['"customers"']);
+    expect(run.status).toBe(0);
+    expect(run.summary).toMatchObject({
+      scope: 'full',
+      tables: 3,
+      fallback: 'customers has trigger noted',
+    });
+  });
+
+  it('is an empty archive when the plan only creates, and its restore drops what it created', async () => {
+    const url = await twoPartDatabase();
+    const dir = backupDir();
+    const run = backUpTables(url, dir, []);
+    expect(run.status).toBe(0);
+    expect(run.summary).toMatchObject({ scope: 'tables', tables: 0 });
+    const before = await tableSnapshot(url);
+    await query(url, 'CREATE TABLE fresh (id int)');
+    const restored = restoreTables(url, dir, run.summary!, ['"public"."fresh"']);
+    expect(restored.status).toBe(0);
+    expect(await tableSnapshot(url)).toEqual(before);
+  });
+});

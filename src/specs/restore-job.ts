@@ -10,7 +10,7 @@ import {
   TERMINATION_LOG,
   type OwnerRef,
 } from './db-job.js';
-import { DUMP_FUNCTIONS } from './dump-scripts.js';
+import { DUMP_FUNCTIONS, NAMES_AWK, REPLACE_RELATIONS_SQL } from './dump-scripts.js';
 
 export const RESTORE_CONTAINER = 'restore';
 
@@ -59,24 +59,70 @@ sha=$(sha256sum < "$dump.counts" | cut -d ' ' -f 1)
 [ "$sha" = "$COUNTS_SHA256" ] || refuse "the row counts beside $RESTORE_FILE are not the ones recorded when it was taken"
 work=$(mktemp -d)
 pg_restore --list "$dump" > "$work/toc" || refuse "pg_restore cannot read $RESTORE_FILE"
-awk '$4 == "SCHEMA" && $5 == "-"' "$work/toc" > "$work/schemas.toc"
-pg_restore --use-list "$work/schemas.toc" --file - "$dump" | sed -n 's/^CREATE SCHEMA \(.*\);$/\1/p' > "$work/schemas"
-if grep -Evx '[a-z_][a-z0-9_$]*|"([^"]|"")*"' "$work/schemas" > "$work/odd"; then
-  refuse "the dump creates a schema whose name cannot be read: $(head -n 1 "$work/odd")"
-fi
 {
   printf 'BEGIN;\nSET LOCAL client_min_messages = warning;\n'
   printf "SET LOCAL lock_timeout = '%sms';\n" "$LOCK_TIMEOUT_MS"
   printf 'SELECT pg_catalog.pg_advisory_xact_lock(%s);\n' "$LOCK_ID"
-  if ! grep -qx 'public' "$work/schemas"; then
+} > "$work/begin.sql"
+if [ "${'${'}RESTORE_SCOPE:-full}" = tables ]; then
+  [ -f "$dump.relations" ] || refuse "$RESTORE_FILE has no list of its relations beside it ($RESTORE_FILE.relations)"
+  sha=$(sha256sum < "$dump.relations" | cut -d ' ' -f 1)
+  [ "$sha" = "$RELATIONS_SHA256" ] || refuse "the relations beside $RESTORE_FILE are not the ones recorded when it was taken"
+  printf '%s\n' "${'${'}CREATED:-}" > "$work/created"
+  {
     cat <<'SCHEMAOPS_SQL'
+${REPLACE_RELATIONS_SQL}
+SCHEMAOPS_SQL
+    # What the failed plan created goes first (a name the backup holds was there before: it is replaced below).
+    awk '${NAMES_AWK}' "$work/created"
+    printf 'DELETE FROM pg_temp.schemaops_names WHERE name IN (\n'
+    awk -v q="'" 'NF { line = $0; gsub(q, q q, line); printf "%s%s%s%s,\n", (NR > 1 ? "" : ""), q, line, q }' "$dump.relations"
+    printf "NULL);\nSELECT pg_temp.schemaops_drop(name) FROM pg_temp.schemaops_names;\nDROP TABLE pg_temp.schemaops_names;\n"
+    awk '${NAMES_AWK}' "$dump.relations"
+    cat <<'SCHEMAOPS_SQL'
+DO $schemaops$
+DECLARE
+  outside text;
+BEGIN
+  -- The relations, and the sequences they own: a DROP … CASCADE takes those along too.
+  WITH rels AS (
+    SELECT pg_catalog.to_regclass(n.name)::oid AS oid FROM pg_temp.schemaops_names n
+    WHERE pg_catalog.to_regclass(n.name) IS NOT NULL
+  ), owned AS (
+    SELECT d.objid AS oid FROM pg_catalog.pg_depend d JOIN rels ON d.refobjid = rels.oid
+    JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+      AND d.deptype IN ('a', 'i')
+  )
+  SELECT pg_catalog.string_agg(o, '; ') INTO outside
+  FROM pg_temp.schemaops_outside(ARRAY(SELECT oid FROM rels UNION SELECT oid FROM owned)) o;
+  IF outside IS NOT NULL THEN
+    RAISE EXCEPTION 'restoring only the tables the run touched would also drop what depends on them: %', outside;
+  END IF;
+END
+$schemaops$;
+SELECT pg_temp.schemaops_drop(name) FROM pg_temp.schemaops_names;
+SCHEMAOPS_SQL
+  } >> "$work/begin.sql"
+  what="replacing $(grep -c . "$dump.relations" || true) relation(s) the run touched"
+else
+  awk '$4 == "SCHEMA" && $5 == "-"' "$work/toc" > "$work/schemas.toc"
+  pg_restore --use-list "$work/schemas.toc" --file - "$dump" | sed -n 's/^CREATE SCHEMA \(.*\);$/\1/p' > "$work/schemas"
+  if grep -Evx '[a-z_][a-z0-9_$]*|"([^"]|"")*"' "$work/schemas" > "$work/odd"; then
+    refuse "the dump creates a schema whose name cannot be read: $(head -n 1 "$work/odd")"
+  fi
+  {
+    if ! grep -qx 'public' "$work/schemas"; then
+      cat <<'SCHEMAOPS_SQL'
 ${REPLACE_PUBLIC}
 SCHEMAOPS_SQL
-  fi
-  while IFS= read -r schema; do printf 'DROP SCHEMA IF EXISTS %s CASCADE;\n' "$schema"; done < "$work/schemas"
-} > "$work/begin.sql"
+    fi
+    while IFS= read -r schema; do printf 'DROP SCHEMA IF EXISTS %s CASCADE;\n' "$schema"; done < "$work/schemas"
+  } >> "$work/begin.sql"
+  what="replacing schema(s) public $(tr '\n' ' ' < "$work/schemas")"
+fi
 row_checks "$dump.counts" > "$work/checks.sql"
-echo "restoring $RESTORE_FILE: replacing schema(s) public $(tr '\n' ' ' < "$work/schemas")in one transaction" >&2
+echo "restoring $RESTORE_FILE: $what, in one transaction" >&2
 status=0
 {
   cat "$work/begin.sql"
@@ -111,6 +157,11 @@ export interface RestoreJobInput {
   readonly timeoutSeconds: number;
   /** lock_timeout for the restore's own statements (DROP SCHEMA waits for the tables' locks). */
   readonly lockTimeoutMs: number;
+  /**
+   * A table-scoped backup: only the relations in `<file>.relations` (with this sha256) are replaced, after the
+   * relations the failed plan created (`created`, quoted and schema-qualified) are dropped.
+   */
+  readonly tables?: { readonly relationsSha256: string; readonly created: readonly string[] };
 }
 
 /** What the restore container writes to its termination message on success. */
@@ -148,6 +199,13 @@ export function buildRestoreJob(input: RestoreJobInput): V1Job {
       COUNTS_SHA256: input.countsSha256,
       LOCK_ID: MIGRATION_LOCK_ID,
       LOCK_TIMEOUT_MS: String(Math.max(1, Math.round(input.lockTimeoutMs))),
+      ...(input.tables
+        ? {
+            RESTORE_SCOPE: 'tables',
+            RELATIONS_SHA256: input.tables.relationsSha256,
+            CREATED: input.tables.created.join('\n'),
+          }
+        : {}),
     },
     timeoutSeconds: input.timeoutSeconds,
   });

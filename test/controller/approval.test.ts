@@ -74,7 +74,7 @@ describe('the approval gate', () => {
     const object = await h.kube.getSchemaMigration(f.ref);
     expect(object?.status?.plan).toBeUndefined();
     expect(object?.status?.history?.[0]).toMatchObject({ to: '2_add-note', outcome: 'Succeeded' });
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
   });
 
   it('Destructive: a plan that goes up runs at once, a rollback waits for approval', async () => {
@@ -94,7 +94,7 @@ describe('the approval gate', () => {
       migrations: ['3_create-customers', '2_add-note'],
     });
     await expectStillWaiting(f, '3_create-customers');
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
 
     await approve(f, hash);
     await converge(h, f, isReady, { workload: 'Deployment' });

@@ -309,6 +309,13 @@ export const isReady = (object: StoredSchemaMigration | undefined) =>
 export const isStalled = (object: StoredSchemaMigration | undefined) =>
   condition(object, 'Stalled')?.status === 'True';
 
+/** The backup Job a run with a workload starts once it is down (the touched tables, or a full fallback). */
+export const whileDownBackup = (job: {
+  spec?: { template?: { spec?: { containers?: { env?: { name: string }[] }[] } } };
+}) =>
+  job.spec?.template?.spec?.containers?.[0]?.env?.some((e) => e.name === 'SCOPE' || e.name === 'FALLBACK') ===
+  true;
+
 export async function listBackupJobs(h: Harness, f: Fixture): Promise<string[]> {
   const jobs = await h.batch.listNamespacedJob({ namespace: f.namespace });
   return jobs.items.map((j) => j.metadata?.name ?? '').sort();

@@ -36,9 +36,11 @@ describe('a SchemaMigration taken end to end', () => {
     await createMigration(h, f, migrationSpec(options));
     const replicas = await converge(h, f, isReady, { workload: 'Deployment' });
     recorder.stop();
-    // Each phase is entered once and never returns: no step rewrites an earlier step's phase while a
-    // later one waits (a write that would trigger another reconcile, and another write).
+    // Each step's phase is entered once and never returns: no step rewrites an earlier step's phase while a
+    // later one waits (a write that would trigger another reconcile, and another write). The two backups
+    // are two steps: the whole database before the scale-down, the tables the plan touches after it.
     expect(transitions(recorder.phases())).toEqual([
+      'BackingUp',
       'ScalingDown',
       'BackingUp',
       'Migrating',
@@ -75,14 +77,19 @@ describe('a SchemaMigration taken end to end', () => {
     });
 
     const jobs = await listBackupJobs(h, f);
-    expect(jobs).toHaveLength(1);
-    const dumps = readdirSync(h.cluster.pvcDir(f.namespace, 'orders-backups'));
-    const file = object?.status?.lastBackup?.file;
-    expect(dumps).toEqual([file, `${file}.counts`]);
-    expect(entry?.backupFile).toBe(object?.status?.lastBackup?.file);
+    expect(jobs).toHaveLength(2);
+    const dumps = readdirSync(h.cluster.pvcDir(f.namespace, 'orders-backups')).sort();
+    const [whole, tables] = [object?.status?.backups?.[1], object?.status?.backups?.[0]];
+    expect(whole).toMatchObject({ scope: 'Full', pointInTime: 'BeforeScaleDown', revision: 'base' });
+    expect(tables).toMatchObject({ scope: 'Tables', pointInTime: 'WhileDown', tables: 0 });
+    const file = whole!.file;
+    expect(dumps).toEqual(
+      [file, `${file}.counts`, tables!.file, `${tables!.file}.counts`, `${tables!.file}.relations`].sort(),
+    );
+    expect(entry?.backupFile).toBe(file);
     const listing = execFileSync(
       'pg_restore',
-      ['--list', join(h.cluster.pvcDir(f.namespace, 'orders-backups'), dumps[0]!)],
+      ['--list', join(h.cluster.pvcDir(f.namespace, 'orders-backups'), file)],
       { encoding: 'utf8' },
     );
     expect(listing).toContain('TOC');
@@ -115,7 +122,7 @@ describe('a SchemaMigration taken end to end', () => {
       ['Down', '1_create-orders'],
       ['Up', '3_create-customers'],
     ]);
-    expect(await listBackupJobs(h, f)).toHaveLength(2);
+    expect(await listBackupJobs(h, f)).toHaveLength(4);
   });
 
   it('goes to base with no workload and no backup', async () => {

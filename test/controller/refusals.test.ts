@@ -140,7 +140,7 @@ describe('bad input is refused before any action', () => {
     });
     await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
     expect(await stalledWith(f, 'ChecksumDrift')).toContain('2_add-note.sql');
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
   });
 
   it('a plan that drops data needs policy.allowDataLoss; an empty table dropped is no loss', async () => {
@@ -153,7 +153,7 @@ describe('bad input is refused before any action', () => {
     const message = await stalledWith(f, 'DataLossNotAllowed');
     expect(message).toContain('2_add-note.sql:4: ALTER TABLE orders DROP COLUMN note (3 non-null values)');
     expect(message).not.toContain('customers');
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
   });
 
   it('suspend stops all action', async () => {

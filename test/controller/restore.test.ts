@@ -21,6 +21,8 @@ import {
   migrationSpec,
   patchMigration,
   harnessForFile,
+  runUntilStopped,
+  stopsAt,
   type Fixture,
   type Harness,
 } from './harness.js';
@@ -75,7 +77,8 @@ async function migratedPastABackup(f: Fixture, spec: Record<string, unknown> = {
   await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
   await converge(h, f, isReady);
   const object = await h.kube.getSchemaMigration(f.ref);
-  const backup = object!.status!.backups![0]!;
+  // The whole database, dumped before the run's scale-down (the newest entry holds only the touched tables).
+  const backup = object!.status!.backups!.find((b) => b.scope === 'Full')!;
   return { atBackup, backup };
 }
 
@@ -218,7 +221,7 @@ describe('restore from a backup: schemaops.dev/restore', () => {
     const f = await createFixture(h, fixture);
     await createMigration(h, f, migrationSpec(fixture, { targetRevision: '2_add-email' }));
     await converge(h, f, isReady);
-    const first = (await h.kube.getSchemaMigration(f.ref))!.status!.backups![0]!;
+    const first = (await h.kube.getSchemaMigration(f.ref))!.status!.backups!.find((b) => b.scope === 'Full')!;
     await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
     await converge(h, f, (o) => o?.status?.plan?.startedAt !== undefined);
     await annotateRestore(f, first.file);
@@ -292,6 +295,56 @@ ALTER TABLE orders DROP COLUMN cents;
     expect(condition(object, 'Stalled')).toMatchObject({ status: 'True', reason: 'RestoredFromBackup' });
     await expectAvailable(f);
     expect(object?.status?.workload).toBeUndefined();
+  });
+
+  it('restores only the touched tables, as at the scale-down; rows written elsewhere after the full dump stay', async () => {
+    const twoPart: Record<string, string> = {
+      '1_create-orders.sql': `-- Up Migration
+CREATE TABLE orders (id serial PRIMARY KEY, total int NOT NULL);
+INSERT INTO orders (total) SELECT g FROM generate_series(1, 30) g;
+CREATE TABLE audit (id serial PRIMARY KEY, note text);
+-- Down Migration
+DROP TABLE audit;
+DROP TABLE orders;
+`,
+      '2_backfill.sql': halfApplied['2_backfill.sql']!,
+    };
+    const options = { files: twoPart, workload: { kind: 'Deployment' as const, replicas: 3 }, pvc: true };
+    const f = await createFixture(h, options);
+    await createMigration(h, f, migrationSpec(options, { targetRevision: '1_create-orders' }));
+    await converge(h, f, isReady);
+    await patchMigration(h, f, {
+      spec: { targetRevision: 'latest', policy: { onFailure: 'RestoreBackup', allowDataLoss: true } },
+    });
+    // The whole database is dumped; the app still writes until the scale-down.
+    await runUntilStopped(
+      h,
+      f,
+      stopsAt(h.context().kube, 'scaleWorkload', (_kind, _ref, n) => n === 0),
+    );
+    await query(f.databaseUrl, "INSERT INTO audit (note) VALUES ('written after the full dump')");
+    await query(f.databaseUrl, 'INSERT INTO orders (total) VALUES (31)');
+    const atScaleDown = await tableSnapshot(f.databaseUrl);
+
+    await converge(h, f, restoreEnded, { timeoutMs: 60_000 });
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.restore).toMatchObject({ source: 'OnFailure', outcome: 'Restored' });
+    const [tables, whole] = object!.status!.backups!.filter((b) => b.purpose === 'Run');
+    expect(whole).toMatchObject({ scope: 'Full', pointInTime: 'BeforeScaleDown' });
+    expect(whole?.tableRows).toEqual(expect.arrayContaining([{ table: 'public.orders', rows: 30 }]));
+    expect(tables).toMatchObject({ scope: 'Tables', pointInTime: 'WhileDown' });
+    // orders, and the migrations table and its archive, which the engine writes: not audit.
+    expect(tables?.tableRows?.map((t) => t.table).sort()).toEqual([
+      'public.orders',
+      'public.pgmigrations',
+      'public.pgmigrations_archive',
+    ]);
+    expect(tables?.tableRows).toContainEqual({ table: 'public.orders', rows: 31 });
+    expect(object?.status?.restore?.file).toBe(tables!.file);
+    // Every table exactly as at the scale-down: the touched one restored, the other one never replaced.
+    expect(await tableSnapshot(f.databaseUrl)).toEqual(atScaleDown);
+    expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('1_create-orders');
+    await expectAvailable(f);
   });
 
   it('after a failure that left the database at its start, it brings the workload back without restoring', async () => {

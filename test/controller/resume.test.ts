@@ -13,6 +13,7 @@ import {
   isReady,
   isStalled,
   listBackupJobs,
+  whileDownBackup,
   mergePatch,
   migrationSpec,
   patchMigration,
@@ -36,13 +37,14 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
   it('after the scale-down, before the backup Job: one Job, replicas back', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
-    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob', whileDownBackup));
     expect(await workload(f)).toMatchObject({ replicas: 0 });
-    expect(await listBackupJobs(h, f)).toEqual([]);
+    // The whole database was dumped before the scale-down; the touched tables' dump is next.
+    expect(await listBackupJobs(h, f)).toHaveLength(1);
 
     const replicas = await converge(h, f, isReady, { workload: 'Deployment' });
     expect(replicas.at(-1)).toBe(3);
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('3_create-customers');
   });
 
@@ -53,7 +55,8 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
     expect(await listBackupJobs(h, f)).toHaveLength(1);
 
     await converge(h, f, isReady);
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    // The one before the scale-down, and the one of the touched tables: none twice.
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
     expect(await workload(f)).toMatchObject({ replicas: 3, currentReplicas: 3 });
   });
 
@@ -72,7 +75,7 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
     expect(await workload(f)).toMatchObject({ replicas: 3, currentReplicas: 3 });
     const applied = await query(f.databaseUrl, 'SELECT name FROM pgmigrations');
     expect(applied).toHaveLength(3);
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
     expect((await h.kube.getSchemaMigration(f.ref))?.status?.history).toHaveLength(1);
   });
 });
@@ -81,7 +84,7 @@ describe('deletion and recovery', () => {
   it('deleting a SchemaMigration mid-run restores the replicas first', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
-    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob', whileDownBackup));
     expect(await workload(f)).toMatchObject({ replicas: 0 });
     await h.custom.deleteNamespacedCustomObject({
       group: GROUP,

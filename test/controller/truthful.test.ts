@@ -18,6 +18,7 @@ import {
   runUntilStopped,
   harnessForFile,
   stopsAt,
+  whileDownBackup,
   type Harness,
 } from './harness.js';
 
@@ -32,7 +33,7 @@ describe('the workload a run scaled is the one it restores', () => {
     const f = await createFixture(h, { ...options, pvc: true });
     await createDeployment(h, f, { name: 'orders-api-v2', replicas: 2 });
     await createMigration(h, f, migrationSpec({ ...options, pvc: true }));
-    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob', whileDownBackup));
     expect((await h.kube.getSchemaMigration(f.ref))?.status?.workload).toMatchObject({
       kind: 'Deployment',
       name: 'orders-api',
@@ -56,7 +57,7 @@ describe('the workload a run scaled is the one it restores', () => {
   it('deleting the object after an invalid edit still restores the recorded workload', async () => {
     const f = await createFixture(h, { ...options, pvc: true });
     await createMigration(h, f, migrationSpec({ ...options, pvc: true }));
-    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob', whileDownBackup));
     expect(await deployment(h, f)).toMatchObject({ replicas: 0 });
     // Accepted by the CRD schema, refused by the operator: the spec no longer validates.
     await patchMigration(h, f, { spec: { timeouts: { scaleDown: '0s' } } });
@@ -107,7 +108,7 @@ describe('Ready and observedGeneration follow kstatus', () => {
   it('observedGeneration stays at the run’s generation until that run ends, then the new one runs', async () => {
     const f = await createFixture(h, { ...options, pvc: true });
     await createMigration(h, f, migrationSpec({ ...options, pvc: true }));
-    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'createJob', whileDownBackup));
     await patchMigration(h, f, { spec: { targetRevision: '2_add-note' } });
     const seen: {
       observed: number;

@@ -205,7 +205,7 @@ describe('one owner per database', () => {
     expect(message).toContain('public.pgmigrations');
     expect(await currentRevision({ databaseUrl: f.databaseUrl })).toBe('2_add-note');
     expect(await deployment(h, f)).toMatchObject({ replicas: 3, currentReplicas: 3 });
-    expect(await listBackupJobs(h, f)).toHaveLength(1);
+    expect(await listBackupJobs(h, f)).toHaveLength(2);
     // The first still owns it and still acts.
     await patchMigration(h, f, { spec: { targetRevision: 'latest' } });
     await converge(h, f, (o) => isReady(o) && o?.status?.currentRevision === '3_create-customers');

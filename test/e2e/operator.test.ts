@@ -102,8 +102,9 @@ describe(`schemaops operator, driven through kubectl (${targetName})`, () => {
 
   it('restores a listed backup on one kubectl annotate, then waits until the target names its revision', async () => {
     // From the scenarios above: shop is at 1_create-orders; the newest backup was taken before that rollback.
-    const file = await field('shop', 'smig/orders', '.status.backups[0].file');
-    const revision = await field('shop', 'smig/orders', '.status.backups[0].revision');
+    const whole = '.status.backups[?(@.scope=="Full")]';
+    const file = (await field('shop', 'smig/orders', `${whole}.file`)).split(' ')[0];
+    const revision = (await field('shop', 'smig/orders', `${whole}.revision`)).split(' ')[0];
     expect(file).toMatch(/^orders-\d{8}T\d{6}Z\.dump$/);
     expect(revision).toBe('3_create-customers');
     await query(db.local, 'INSERT INTO orders (total) VALUES (40)');

@@ -12,6 +12,8 @@ export const RESTORE_SOURCES = ['Annotation', 'OnFailure'] as const;
 export const BACKUP_PURPOSES = ['Run', 'Safety'] as const;
 /** At most this many backups carry their per-table row counts in status (the newest); all carry totals. */
 export const TABLE_ROWS_KEPT = 3;
+/** A plan that creates more relations than this is backed up whole while down. */
+export const CREATED_LIMIT = 200;
 /** At most this many tables' counts are kept per backup in status; the counts file beside the dump has all. */
 export const TABLE_ROWS_LIMIT = 100;
 export const OUTCOMES = ['Succeeded', 'Failed'] as const;
@@ -87,6 +89,19 @@ export const planSchema = z
       .string()
       .optional()
       .describe("The run's backup Job, recorded before it is created so a restart adopts it."),
+    tablesBackupJob: z
+      .string()
+      .optional()
+      .describe(
+        'The Job that dumps, while the workload is down, the tables the plan touches (after the full dump taken before the scale-down).',
+      ),
+    created: z
+      .array(z.string())
+      .max(CREATED_LIMIT)
+      .optional()
+      .describe(
+        'Relations the plan creates (quoted, schema-qualified): what a restore of the touched tables drops.',
+      ),
     generation: z
       .int()
       .min(0)
@@ -125,6 +140,17 @@ export const planSchema = z
         countsSha256: z
           .string()
           .describe("sha256 of the backup's row counts file, as recorded at backup time."),
+        relationsSha256: z
+          .string()
+          .optional()
+          .describe(
+            'For a backup of the touched tables: sha256 of its relations file; only those are replaced.',
+          ),
+        created: z
+          .array(z.string())
+          .max(CREATED_LIMIT)
+          .optional()
+          .describe('Relations the failed plan created.'),
         job: z.string().optional().describe('The restore Job, recorded before it is created.'),
         restoredAt: timestamp.optional().describe('When the restore Job committed.'),
       })
@@ -159,6 +185,18 @@ export const backupRecordSchema = z.object({
   purpose: z
     .enum(BACKUP_PURPOSES)
     .describe("Run: a run's backup before its SQL. Safety: taken before a restore."),
+  scope: z
+    .enum(['Full', 'Tables'])
+    .optional()
+    .describe('Full: the whole database. Tables: only the relations a run touched and what hangs on them.'),
+  pointInTime: z
+    .enum(['BeforeScaleDown', 'WhileDown'])
+    .optional()
+    .describe(
+      'BeforeScaleDown: one consistent snapshot taken while the app still ran (later writes are not in it). WhileDown: taken with the workload at 0.',
+    ),
+  relationsSha256: z.string().optional().describe('Tables: sha256 of the `<file>.relations` list.'),
+  fallback: z.string().optional().describe('Why a backup of the touched tables was taken whole instead.'),
   revision: revision.describe('The revision the database was at when it was dumped.'),
   completedAt: timestamp,
   sizeBytes: z.int().min(0),

@@ -12,9 +12,18 @@ import {
   parseBackupSummary,
   type BackupSummary,
 } from '../../specs/backup-job.js';
-import { TABLE_ROWS_KEPT, TABLE_ROWS_LIMIT, type BackupRecord } from '../../api/v1alpha1/status.js';
+import {
+  CREATED_LIMIT,
+  TABLE_ROWS_KEPT,
+  TABLE_ROWS_LIMIT,
+  type BackupRecord,
+} from '../../api/v1alpha1/status.js';
+import { planToTarget } from '../../migrations/engine.js';
+import { archiveTableName } from '../../migrations/state.js';
+import { parseTarget } from '../../migrations/target.js';
+import { touchedRelations } from '../../sql/touched.js';
 import { observerOf, poll } from '../context.js';
-import { writeStatus, type Run, type StepResult } from '../run.js';
+import { engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
 
@@ -30,9 +39,65 @@ function newJobName(run: Run): string {
   return backupJobName(run.object.metadata.name, runHash);
 }
 
-async function startJob(run: Run, backup: BackupSpec, name: string): Promise<StepResult> {
+/** Which backup of a run: its only one, the full one before the scale-down, or the touched tables while down. */
+export type BackupPart = 'whole' | 'beforeScaleDown' | 'touchedTables';
+
+/** `"schema"."name"`, or `"name"` for a name the session's search_path resolves (as the migration did). */
+function quotedName(name: { schema?: string; name: string }): string {
+  const quote = (part: string) => `"${part.replace(/"/g, '""')}"`;
+  return name.schema === undefined ? quote(name.name) : `${quote(name.schema)}.${quote(name.name)}`;
+}
+
+/**
+ * The relations the plan touches and creates, read from its parse tree as the engine plans it now; a reason
+ * instead when they cannot be told (then the backup while down is a full one, and says why).
+ */
+async function touchedByPlan(
+  run: Run,
+): Promise<{ tables: string[]; created: string[] } | { fallback: string }> {
+  const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
+  const plan = await planToTarget(options, run.inputs.source, parseTarget(run.plan.to ?? 'base'));
+  if (plan.hash !== run.plan.hash) return { fallback: 'the plan is no longer the one recorded' };
+  const touched = touchedRelations(plan.migrations.flatMap((m) => m.statements));
+  if ('undeterminable' in touched)
+    return {
+      fallback: `the tables the plan touches cannot be told from its SQL (${touched.undeterminable})`,
+    };
+  if (touched.created.length > CREATED_LIMIT)
+    return { fallback: `the plan creates more than ${CREATED_LIMIT} relations` };
+  // The engine writes its migrations table and their archive beside whatever the SQL does: they are part of
+  // every plan's touched set, and a restore drops them too when the run created them.
+  const schema = run.spec.database.migrationsSchema;
+  const table = run.spec.database.migrationsTable;
+  const engine = [table, archiveTableName({ migrationsTable: table, schema })].map((name) =>
+    quotedName({ schema, name }),
+  );
+  return {
+    tables: [...engine, ...touched.relations.map(quotedName)],
+    created: [...engine, ...touched.created.map(quotedName)],
+  };
+}
+
+async function startJob(
+  run: Run,
+  backup: BackupSpec,
+  job: { name: string; part: BackupPart },
+): Promise<StepResult> {
   const { metadata } = run.object;
-  const job = buildBackupJob({
+  const { name, part } = job;
+  let scope: { tables?: string[]; fallback?: string } = {};
+  if (part === 'touchedTables') {
+    const touched = await touchedByPlan(run);
+    if ('fallback' in touched) scope = { fallback: touched.fallback };
+    else {
+      scope = { tables: touched.tables };
+      // What a restore of these tables drops, known before the Job exists.
+      await writeStatus(run, (o) =>
+        o.status?.plan ? { plan: { ...o.status.plan, created: touched.created } } : {},
+      );
+    }
+  }
+  const built = buildBackupJob({
     migration: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid },
     planHash: run.plan.hash,
     jobName: name,
@@ -41,10 +106,11 @@ async function startJob(run: Run, backup: BackupSpec, name: string): Promise<Ste
     timeoutSeconds: run.timeouts.backup / 1000,
     now: run.ctx.now(),
     ...(run.plan.restore ? { protect: run.plan.restore.file } : {}),
+    ...scope,
   });
   try {
-    await run.ctx.kube.createJob(job);
-    run.log.info({ job: name }, 'backup started');
+    await run.ctx.kube.createJob(built);
+    run.log.info({ job: name, part }, 'backup started');
     observerOf(run.ctx).event(run.object, 'Normal', 'BackupStarted', `backup Job ${name} started`);
   } catch (err) {
     // Created by an earlier attempt: adopt it and look again.
@@ -65,25 +131,46 @@ async function backupFailed(run: Run, name: string, failed: V1JobCondition): Pro
   );
 }
 
-/** Runs the backup Job for this plan (one per plan hash, adopted if it exists) and records the dump. */
-export async function backUp(run: Run, backup: BackupSpec): Promise<StepResult> {
+/** Whether the Job's dump is recorded already. */
+function recorded(run: Run, name: string): boolean {
+  const status = run.object.status;
+  return status?.lastBackup?.job === name || status?.backups?.some((b) => b.job === name) === true;
+}
+
+const JOB_FIELD = {
+  whole: 'backupJob',
+  beforeScaleDown: 'backupJob',
+  touchedTables: 'tablesBackupJob',
+} as const;
+
+const RUNNING: Record<BackupPart, string> = {
+  whole: 'is running',
+  beforeScaleDown: 'is dumping the whole database while the workload still runs',
+  touchedTables: 'is dumping the tables the plan touches, with the workload down',
+};
+
+/**
+ * Runs one backup Job of this run (its name recorded in the plan first, adopted if it exists) and records the
+ * dump: the whole database, the whole database before the scale-down, or the tables the plan touches while down.
+ */
+export async function backUp(run: Run, backup: BackupSpec, part: BackupPart = 'whole'): Promise<StepResult> {
   const { kube } = run.ctx;
   const namespace = run.object.metadata.namespace;
-  const name = run.object.status?.plan?.backupJob ?? newJobName(run);
+  const field = JOB_FIELD[part];
+  const name = run.object.status?.plan?.[field] ?? newJobName(run);
   // Intent first: a restart finds the name in status and adopts the Job instead of making another.
-  await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, backupJob: name } } : {}));
-  if (run.object.status?.lastBackup?.job === name) return 'continue';
+  await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, [field]: name } } : {}));
+  if (recorded(run, name)) return 'continue';
   const now = run.ctx.now();
   const job = await kube.getJob({ namespace, name });
   const failed = job && finished(job, 'Failed');
   if (failed) return backupFailed(run, name, failed);
   if (!job || !finished(job, 'Complete')) {
-    await writeStatus(run, (o) =>
-      summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, `backup Job ${name} is running`), now),
-    );
-    return job ? poll : startJob(run, backup, name);
+    const message = `backup Job ${name} ${RUNNING[part]}`;
+    await writeStatus(run, (o) => summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, message), now));
+    return job ? poll : startJob(run, backup, { name, part });
   }
-  return backupSucceeded(run, job, name);
+  return backupSucceeded(run, { name, part }, job);
 }
 
 /** The backups list with a new one in front: pruned files out, per-table counts only on the newest few. */
@@ -99,13 +186,24 @@ function backupsWith(run: Run, record: BackupRecord, pruned: readonly string[]):
   });
 }
 
-function recordOf(run: Run, name: string, summary: BackupSummary, now: Date): BackupRecord {
+function recordOf(
+  run: Run,
+  job: { name: string; part: BackupPart },
+  summary: BackupSummary,
+  now: Date,
+): BackupRecord {
   const tableRows =
     summary.tableRows && summary.tableRows.length <= TABLE_ROWS_LIMIT ? summary.tableRows : undefined;
+  const whileDown = job.part === 'touchedTables' || (job.part === 'whole' && run.object.status?.workload);
   return {
     file: summary.file,
-    job: name,
+    job: job.name,
     purpose: run.plan.restore ? 'Safety' : 'Run',
+    scope: summary.scope === 'tables' ? 'Tables' : 'Full',
+    ...(job.part === 'beforeScaleDown' ? { pointInTime: 'BeforeScaleDown' as const } : {}),
+    ...(whileDown ? { pointInTime: 'WhileDown' as const } : {}),
+    ...(summary.relationsSha256 ? { relationsSha256: summary.relationsSha256 } : {}),
+    ...(summary.fallback ? { fallback: summary.fallback.slice(0, 512) } : {}),
     revision: run.plan.from ?? 'base',
     completedAt: kubeTimestamp(now),
     sizeBytes: summary.sizeBytes,
@@ -119,13 +217,18 @@ function recordOf(run: Run, name: string, summary: BackupSummary, now: Date): Ba
 }
 
 /** Records the finished dump in status (lastBackup, backups, BackedUp) from the Job's termination message. */
-async function backupSucceeded(run: Run, job: V1Job, name: string): Promise<StepResult> {
+async function backupSucceeded(
+  run: Run,
+  done: { name: string; part: BackupPart },
+  job: V1Job,
+): Promise<StepResult> {
+  const { name } = done;
   const namespace = run.object.metadata.namespace;
   const now = run.ctx.now();
   const summary = parseBackupSummary(await run.ctx.kube.getJobTerminationMessage({ namespace, name }));
   if (!summary)
     return failRun(run, Reason.BackupFailed, `backup Job ${name} completed without reporting its file`);
-  const record = recordOf(run, name, summary, now);
+  const record = recordOf(run, done, summary, now);
   const checked =
     summary.verified === 'Restore' ? 'read back and restored into a scratch database' : 'read back';
   const what = `${summary.file} (${summary.sizeBytes} bytes, ${summary.tables} tables, ${summary.rows} rows, ${checked})`;

@@ -36,7 +36,10 @@ function withoutRetry(record: RestoreRecord): Omit<RestoreRecord, 'retry'> {
 
 /** The backup this run took, if it completed and is listed. */
 function runBackup(run: Run): BackupRecord | undefined {
-  const job = run.object.status?.plan?.backupJob;
+  const plan = run.object.status?.plan;
+  // With a workload the run's whole backup was taken while the app still ran: writes after it are not in it.
+  // What it took while down (the touched tables, or the whole database when those could not be told) is exact.
+  const job = plan?.tablesBackupJob ?? (plan?.workload ? undefined : plan?.backupJob);
   return job === undefined ? undefined : run.object.status?.backups?.find((b) => b.job === job);
 }
 
@@ -95,6 +98,7 @@ function restoreAfter(
       from: at.from ?? run.plan.from ?? 'base',
       ...(run.plan.workload ? { workload: run.plan.workload } : {}),
       now,
+      created: run.object.status?.plan?.created ?? [],
     }),
     ...(run.plan.generation !== undefined ? { generation: run.plan.generation } : {}),
     // The app stays down through the restore: its downtime counts from the failed run's scale-down.

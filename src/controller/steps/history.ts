@@ -29,12 +29,23 @@ function downtimeOf(plan: Plan, status: SchemaMigrationStatus | undefined, now: 
   return tenths(secondsSince(plan.scaleDownAt, now));
 }
 
+/** The run's whole backup (before the scale-down, or its only one), if it finished. */
+function runBackupFile(run: Run): string | undefined {
+  const status = run.object.status;
+  const job = status?.plan?.backupJob;
+  if (job === undefined) return undefined;
+  return (
+    status?.backups?.find((b) => b.job === job)?.file ??
+    (status?.lastBackup?.job === job ? status.lastBackup.file : undefined)
+  );
+}
+
 /** The run as one history line, put in front of the older ones (newest first, at most HISTORY_LIMIT). */
 export function historyWith(run: Run, outcome: Outcome, now: Date): HistoryEntry[] {
   // The plan as last written: the steps of this reconcile may have added the downtime's ends.
   const plan = run.object.status?.plan ?? run.plan;
   const startedAt = plan.startedAt ?? kubeTimestamp(now);
-  const backup = run.object.status?.lastBackup;
+  const backup = runBackupFile(run);
   const downtimeSeconds = downtimeOf(plan, run.object.status, now);
   const entry: HistoryEntry = {
     from: plan.from ?? 'base',
@@ -44,7 +55,7 @@ export function historyWith(run: Run, outcome: Outcome, now: Date): HistoryEntry
     finishedAt: kubeTimestamp(now),
     outcome,
     ...(downtimeSeconds === undefined ? {} : { downtimeSeconds }),
-    ...(backup && backup.job === run.object.status?.plan?.backupJob ? { backupFile: backup.file } : {}),
+    ...(backup ? { backupFile: backup } : {}),
     ...(plan.restore ? { restoredFrom: plan.restore.file } : { planHash: plan.hash }),
   };
   return [entry, ...(run.object.status?.history ?? [])].slice(0, HISTORY_LIMIT);

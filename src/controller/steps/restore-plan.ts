@@ -12,7 +12,15 @@ import type { StoredSchemaMigration } from '../../kube/types.js';
 /** A restore as a run: scale down, a safety backup, the restore Job, the workload back. */
 export function restorePlan(
   object: StoredSchemaMigration,
-  restore: { backup: BackupRecord; source: RestoreSource; from: string; workload?: RunWorkload; now: Date },
+  restore: {
+    backup: BackupRecord;
+    source: RestoreSource;
+    from: string;
+    workload?: RunWorkload;
+    now: Date;
+    /** What the failed plan created: a restore of only the tables it touched drops these first. */
+    created?: readonly string[];
+  },
 ): Plan {
   const startedAt = kubeTimestamp(restore.now);
   const hash = createHash('sha256')
@@ -32,6 +40,9 @@ export function restorePlan(
       file: restore.backup.file,
       source: restore.source,
       countsSha256: restore.backup.countsSha256,
+      ...(restore.backup.scope === 'Tables' && restore.backup.relationsSha256
+        ? { relationsSha256: restore.backup.relationsSha256, created: [...(restore.created ?? [])] }
+        : {}),
     },
   };
 }

@@ -92,6 +92,11 @@ export function refuseRestore(
       reason: Reason.UnknownBackup,
       message: `${Annotation.restore}: ${request} is not a completed, verified backup of this SchemaMigration (${knownFiles(backups)}); nothing was touched; ${how}`,
     };
+  if (record.scope === 'Tables')
+    return {
+      reason: Reason.RestoreRefused,
+      message: `${Annotation.restore}: ${request} holds only the tables a run touched, as they were at its scale-down; restored alone it would mix two points in time, so only that run's policy.onFailure: RestoreBackup uses it; nothing was touched; pick a whole backup (${knownFiles(backups.filter((b) => b.scope !== 'Tables'))})`,
+    };
   return undefined;
 }
 
@@ -117,6 +122,9 @@ async function startRestoreJob(run: Run, name: string): Promise<StepResult> {
     databaseSecret: run.spec.database.urlFrom.secretKeyRef,
     file: restore.file,
     countsSha256: restore.countsSha256,
+    ...(restore.relationsSha256
+      ? { tables: { relationsSha256: restore.relationsSha256, created: restore.created ?? [] } }
+      : {}),
     timeoutSeconds: run.timeouts.backup / 1000,
     lockTimeoutMs: run.timeouts.lock,
   });
