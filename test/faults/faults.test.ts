@@ -53,7 +53,7 @@ const scenarios: [string, (h: Harness) => Promise<ScenarioReport>][] = [
   ],
 ];
 
-describe('a run under faults ends whole: database, rows, workload, one backup, and status true to them', () => {
+describe('a run under faults ends whole: database, rows, workload, each backup once, and status true to them', () => {
   it.each(scenarios)(
     '%s',
     async (_name, run) => {

@@ -73,18 +73,8 @@ export async function migrationRunning(adminUrl: string, databaseUrl: string): P
   );
 }
 
-/** The steps of a run in order, and inside the long ones. */
+/** The steps of a run in order, and inside the long ones: the whole backup, the scale-down, the touched tables' backup, … */
 export const KILL_POINTS: readonly KillPoint[] = [
-  {
-    name: 'after the original replicas are recorded',
-    mid: false,
-    reached: onView((v) => v.object?.status?.workload?.originalReplicas !== undefined, 'replicas recorded'),
-  },
-  {
-    name: 'after the scale-down is recorded',
-    mid: false,
-    reached: onView((v) => conditionIs(v.object, 'WorkloadScaledDown', 'True'), 'WorkloadScaledDown=True'),
-  },
   {
     name: 'after the backup Job name is recorded',
     mid: false,
@@ -111,9 +101,32 @@ export const KILL_POINTS: readonly KillPoint[] = [
     reached: onView((v) => [...v.jobs.values()].some(jobFinished), 'the backup Job to finish'),
   },
   {
-    name: 'after the backup is recorded, before the migration',
+    name: 'after the whole backup is recorded, before the scale-down',
     mid: false,
     reached: onView((v) => conditionIs(v.object, 'BackedUp', 'True'), 'BackedUp=True'),
+  },
+  {
+    name: 'after the original replicas are recorded',
+    mid: false,
+    reached: onView((v) => v.object?.status?.workload?.originalReplicas !== undefined, 'replicas recorded'),
+  },
+  {
+    name: 'after the scale-down is recorded',
+    mid: false,
+    reached: onView((v) => conditionIs(v.object, 'WorkloadScaledDown', 'True'), 'WorkloadScaledDown=True'),
+  },
+  {
+    name: "after the touched tables' backup Job name is recorded",
+    mid: false,
+    reached: onView((v) => v.object?.status?.plan?.tablesBackupJob !== undefined, 'plan.tablesBackupJob'),
+  },
+  {
+    name: "after the touched tables' backup is recorded, before the migration",
+    mid: false,
+    reached: onView((v) => {
+      const job = v.object?.status?.plan?.tablesBackupJob;
+      return job !== undefined && (v.object?.status?.backups ?? []).some((b) => b.job === job);
+    }, "the touched tables' backup"),
   },
   {
     name: 'during the migration (pg_sleep)',

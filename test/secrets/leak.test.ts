@@ -132,10 +132,11 @@ describe('the database password, through a whole migration and rollback with bac
     const object = await h.kube.getSchemaMigration(f.ref);
     expect(object?.status?.history).toHaveLength(2);
     const jobs = (await h.batch.listNamespacedJob({ namespace: f.namespace })).items;
-    expect(jobs).toHaveLength(2);
+    // Two runs, each with two backups: the whole database before the scale-down, the touched tables after it.
+    expect(jobs).toHaveLength(4);
     const pods = (await h.core.listNamespacedPod({ namespace: f.namespace })).items;
     const backupPods = pods.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] === 'backup');
-    expect(backupPods).toHaveLength(2);
+    expect(backupPods).toHaveLength(4);
     const podLogs = await Promise.all(
       backupPods.map(
         async (p) => (await h.test.kubectl(['logs', '-n', f.namespace, p.metadata!.name!])).stdout,
