@@ -118,7 +118,8 @@ export async function databaseBehind(run: Run): Promise<boolean | StepResult> {
     return false;
   if (!run.plan.migrationStartedAt) return true;
   try {
-    return (await currentRevision(engineOptions(run.spec, run.inputs.databaseUrl, run.log))) !== target;
+    run.databaseAt = await currentRevision(engineOptions(run.spec, run.inputs.databaseUrl, run.log));
+    return run.databaseAt !== target;
   } catch (err) {
     if (err instanceof MigrationError) return waitAndRetry(run, err);
     throw err;
@@ -145,16 +146,20 @@ async function migrated(run: Run, target: string): Promise<StepResult> {
   return 'continue';
 }
 
-/** Runs the plan unless the database is already at its target (a restart after the commit). */
+/**
+ * Runs the plan on one database session. A retry (the step began before) first looks whether the database is
+ * at the target already (a restart after the commit), unless this reconcile read it; a first attempt does not:
+ * the engine reads the database under its lock and refuses a plan that no longer applies.
+ */
 async function execute(run: Run): Promise<void> {
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
   const target = run.plan.to ?? 'base';
-  if ((await currentRevision(options)) === target) return;
+  const began = run.object.status?.plan?.migrationStartedAt !== undefined;
+  const at = began ? (run.databaseAt ?? (await currentRevision(options))) : undefined;
+  if (at === target) return;
   const rollingBack = run.plan.direction === 'Down';
-  const verb = rollingBack ? 'rolling back' : 'applying';
-  const message = `${verb} ${run.plan.migrations.length} migration(s) to ${target}`;
-  const reason = rollingBack ? Reason.RollingBack : Reason.Migrating;
-  await writeStatus(run, (o) => summarise(o, progressing(Phase.Migrating, reason, message), run.ctx.now()));
+  const message = migratingMessage(run);
+  await recordStart(run, message);
   observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
   const started = Date.now();
   const result = await executePlan(options, recordedPlan(run));
@@ -163,6 +168,24 @@ async function execute(run: Run): Promise<void> {
   observerOf(run.ctx).migrated(rollingBack ? 'Down' : 'Up', count, (Date.now() - started) / 1000);
   const done = `${count} migration(s); the database is at ${target}`;
   observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
+}
+
+function migratingMessage(run: Run): string {
+  const verb = run.plan.direction === 'Down' ? 'rolling back' : 'applying';
+  return `${verb} ${run.plan.migrations.length} migration(s) to ${run.plan.to ?? 'base'}`;
+}
+
+/** Before any SQL: the step's start (timeouts.migration counts from the first) and Migrating, in one write. */
+async function recordStart(run: Run, message: string): Promise<void> {
+  const now = run.ctx.now();
+  const reason = run.plan.direction === 'Down' ? Reason.RollingBack : Reason.Migrating;
+  const migrationStartedAt = kubeTimestamp(now);
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.Migrating, reason, message), now),
+    ...(o.status?.plan && !o.status.plan.migrationStartedAt
+      ? { plan: { ...o.status.plan, migrationStartedAt } }
+      : {}),
+  }));
 }
 
 /** Whether the database is at the run's target now (false when it cannot be read). */
@@ -189,10 +212,6 @@ function migrationFailed(run: Run, err: MigrationError): Promise<StepResult> {
 
 /** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
 export async function migrate(run: Run): Promise<StepResult> {
-  if (!run.object.status?.plan?.migrationStartedAt) {
-    const migrationStartedAt = kubeTimestamp(run.ctx.now());
-    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, migrationStartedAt } } : {}));
-  }
   try {
     await execute(run);
   } catch (err) {
