@@ -319,9 +319,13 @@ interface RunFigures {
   sql: number;
   podStart: number;
   overhead: number;
-  /** The overhead's parts: last pod gone → backup Job created; Job complete → Migrating in status; the rest. */
+  /** The overhead's parts: last pod gone → backup Job created; Job complete → Migrating in status. */
   toBackup: number;
   toSql: number;
+  /** Migrating in status → the Deployment asked for its replicas again, the SQL time taken out. */
+  toScaleUp: number;
+  /** All replicas available → the operator saw it (status.plan.workloadReadyAt). */
+  toSeen: number;
   statusWrites: number;
   sessions: number;
 }
@@ -536,6 +540,8 @@ async function oneRun(s: Scenario, n: number, timeline: Seen[]): Promise<RunFigu
     overhead: window - podStop - dump - sql - podStart,
     toBackup: (job.created - gone) / 1000,
     toSql: (migrating - job.complete) / 1000,
+    toScaleUp: (up.asked - migrating) / 1000 - sql,
+    toSeen: (end - up.available) / 1000,
     statusWrites: times.writes,
     sessions: (await sessionsOf(s.adminUrl, database)) - sessionsBefore,
   };
@@ -567,7 +573,8 @@ function report(label: string, runs: readonly RunFigures[], dumpAlone: number): 
   line('  operator overhead', m('overhead'));
   line('    pods gone -> Job created', m('toBackup'));
   line('    Job done -> Migrating', m('toSql'));
-  line('    the rest', m('overhead') - m('toBackup') - m('toSql'));
+  line('    Migrating -> scale-up', m('toScaleUp'));
+  line('    available -> seen ready', m('toSeen'));
   line('pg_dump alone', dumpAlone);
   console.log(
     `  status.history downtimeSeconds ${m('downtimeSeconds').toFixed(1)}; status writes in the window ` +

@@ -10,7 +10,7 @@ import { lockHolders, type Waited } from '../lock-holders.js';
 import { engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
-import { releaseWorkload, workloadRecord } from './workload.js';
+import { describeWorkload, releaseWorkload, workloadRecord } from './workload.js';
 
 /** Backoff between attempts of the migrate step: doubling from this, up to MAX_BACKOFF_MS. */
 const FIRST_BACKOFF_MS = 500;
@@ -126,22 +126,34 @@ export async function databaseBehind(run: Run): Promise<boolean | StepResult> {
   }
 }
 
+/**
+ * Migrated=True. With a workload to give back, the same write starts the restore (its time and
+ * RestoringWorkload), so the step after it scales back up without a write of its own.
+ */
 async function migrated(run: Run, target: string): Promise<StepResult> {
+  const now = run.ctx.now();
+  const record = workloadRecord(run.object, run.spec.workload);
+  const restoring = record !== undefined && !run.object.status?.plan?.restoreStartedAt;
+  const summary = restoring
+    ? progressing(
+        Phase.RestoringWorkload,
+        Reason.RestoringWorkload,
+        `the database is at ${target}; restoring ${describeWorkload(record, run.object.metadata.namespace)} to ${record.originalReplicas} replicas`,
+      )
+    : progressing(Phase.Migrating, Reason.MigrationSucceeded, `the database is at ${target}`);
   await writeStatus(run, (o) => ({
-    ...summarise(
-      o,
-      progressing(Phase.Migrating, Reason.MigrationSucceeded, `the database is at ${target}`),
-      run.ctx.now(),
-      [
-        {
-          type: ConditionType.Migrated,
-          status: ConditionStatus.True,
-          reason: Reason.MigrationSucceeded,
-          message: `at ${target}`,
-        },
-      ],
-    ),
+    ...summarise(o, summary, now, [
+      {
+        type: ConditionType.Migrated,
+        status: ConditionStatus.True,
+        reason: Reason.MigrationSucceeded,
+        message: `at ${target}`,
+      },
+    ]),
     currentRevision: target,
+    ...(restoring && o.status?.plan
+      ? { plan: { ...o.status.plan, restoreStartedAt: o.status.plan.restoreStartedAt ?? now.toISOString() } }
+      : {}),
   }));
   return 'continue';
 }
