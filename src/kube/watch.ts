@@ -175,7 +175,7 @@ export function holdsWorkload(object: KubernetesObject, kind: string, name: stri
   return planned?.kind === kind && planned.name === name;
 }
 
-/** Whether a SchemaMigration holds a workload down (or is bringing it back): its pods are worth watching. */
+/** Whether a SchemaMigration holds a workload down (or is bringing it back): its pods going away matter. */
 function holdsAnyWorkload(object: KubernetesObject): boolean {
   return (object as HeldWorkload).status?.workload !== undefined;
 }
@@ -228,8 +228,9 @@ export function watchSchemaMigrations(
     migrations.forEach((i) => i.on(verb, onMigration));
     jobs.forEach((i) => i.on(verb, onJob));
     workloads.forEach((w) => w.informer.on(verb, onWorkload(w.resource)));
-    pods.forEach((i) => i.on(verb, onPod));
   }
+  // Only a pod gone matters (a scale-down waits for the last one); readiness shows in the workload's status.
+  pods.forEach((i) => i.on('delete', onPod));
   const supervised = [
     ...migrations.map(
       (i, n) => new SupervisedInformer(i, `schemamigrations@${scopes[n] ?? 'all'}`, options.log),

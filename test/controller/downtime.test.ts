@@ -145,13 +145,14 @@ describe('the downtime window', () => {
         what: 'the Deployment change to wake the run',
       });
       expect(new Set(woken)).toEqual(new Set(['orders']));
-      // A pod of the namespace alone (no Deployment change) wakes it too: terminating pods hold a scale-down.
-      woken.length = 0;
+      // A pod of the namespace going away (no Deployment change) wakes it too: terminating pods hold a scale-down.
       await h.core.createNamespacedPod({
         namespace: f.namespace,
         body: { metadata: { name: 'a-pod' }, spec: { containers: [{ name: 'app', image: 'orders-api:1' }] } },
       });
-      await waitFor(() => Promise.resolve(woken.length > 0), { what: 'the pod to wake the run' });
+      woken.length = 0;
+      await h.core.deleteNamespacedPod({ namespace: f.namespace, name: 'a-pod', gracePeriodSeconds: 0 });
+      await waitFor(() => Promise.resolve(woken.length > 0), { what: 'the pod going to wake the run' });
       expect(new Set(woken)).toEqual(new Set(['orders']));
     } finally {
       await watches.stop();
