@@ -128,6 +128,12 @@ function jobInformer(kc: KubeConfig, namespace: string | undefined): AnyInformer
   return makeInformer<V1Job>(kc, path, list, selector);
 }
 
+/** Whether a Job has finished: Complete or Failed. */
+function jobEnded(job: KubernetesObject): boolean {
+  const conditions = (job as V1Job).status?.conditions ?? [];
+  return conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+}
+
 type WorkloadResource = 'deployments' | 'statefulsets';
 const KIND_OF: Record<WorkloadResource, string> = { deployments: 'Deployment', statefulsets: 'StatefulSet' };
 
@@ -200,6 +206,10 @@ export function watchSchemaMigrations(
     if (owner && job.metadata?.namespace)
       changed({ namespace: job.metadata.namespace, name: owner }, 'event');
   };
+  // A Job's progress (pods started, ready) changes nothing for its run: only its end does, or its going away.
+  const onJobEnd = (job: KubernetesObject) => {
+    if (jobEnded(job)) onJob(job);
+  };
   const migrations = scopes.map((ns) => migrationInformer(kc, ns));
   const jobs = scopes.map((ns) => jobInformer(kc, ns));
   // A run waiting for its workload's pods to go or to come back wakes on the change, not on a poll.
@@ -226,7 +236,7 @@ export function watchSchemaMigrations(
   const pods = scopes.map((ns) => podInformer(kc, ns));
   for (const verb of ['add', 'update', 'delete'] as const) {
     migrations.forEach((i) => i.on(verb, onMigration));
-    jobs.forEach((i) => i.on(verb, onJob));
+    jobs.forEach((i) => i.on(verb, verb === 'delete' ? onJob : onJobEnd));
     workloads.forEach((w) => w.informer.on(verb, onWorkload(w.resource)));
   }
   // Only a pod gone matters (a scale-down waits for the last one); readiness shows in the workload's status.
