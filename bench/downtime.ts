@@ -298,17 +298,25 @@ async function follow(kc: KubeConfig, namespace: string, timeline: Seen[]): Prom
     migration: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
   } as const;
   const watch = new Watch(kc);
-  const requests = await Promise.all(
-    (Object.keys(paths) as (keyof typeof paths)[]).map((kind) =>
-      watch.watch(
-        paths[kind],
-        {},
-        (type, object: Viewed) => timeline.push({ at: Date.now(), kind, type, object }),
-        () => undefined,
-      ),
-    ),
-  );
-  return () => requests.forEach((r) => r.abort());
+  const requests = new Map<string, { abort(): void }>();
+  let stopped = false;
+  // A watch the server or the client ends is opened again; its first events repeat what is there (ADDED).
+  const open = async (kind: keyof typeof paths): Promise<void> => {
+    const request = await watch.watch(
+      paths[kind],
+      {},
+      (type, object: Viewed) => timeline.push({ at: Date.now(), kind, type, object }),
+      () => {
+        if (!stopped) void open(kind).catch(() => undefined);
+      },
+    );
+    requests.set(kind, request);
+  };
+  await Promise.all((Object.keys(paths) as (keyof typeof paths)[]).map(open));
+  return () => {
+    stopped = true;
+    requests.forEach((r) => r.abort());
+  };
 }
 
 interface RunFigures {
@@ -512,7 +520,8 @@ async function oneRun(s: Scenario, n: number, timeline: Seen[]): Promise<RunFigu
   const status = await migrationStatus(s);
   const downtimeSeconds = Number(status?.history?.[0]?.downtimeSeconds ?? 0);
   const times = statusTimes(timeline, from);
-  if (!times.scaleDownAt || !times.workloadReadyAt) return 'no scale-down (the workload stayed up)';
+  if (!times.scaleDownAt) return 'no scale-down (the workload stayed up)';
+  if (!times.workloadReadyAt) return 'no status.plan.workloadReadyAt seen';
   const start = Date.parse(times.scaleDownAt);
   const end = Date.parse(times.workloadReadyAt);
   const gone = podsGoneAt(timeline, from);
