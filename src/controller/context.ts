@@ -50,8 +50,8 @@ export const DONE: ReconcileResult = {};
 /** How often a run in progress looks at the workload or the Job until watches say so sooner. */
 export const POLL_MS = 1_000;
 export const poll: ReconcileResult = { requeueAfterMs: POLL_MS };
-/** Pods going or coming: the operator does not watch workloads, so it looks more often. */
-export const pollWorkload: ReconcileResult = { requeueAfterMs: 200 };
+/** Pods going or coming: watches of the workload and its pods wake the run; this look is the fallback. */
+export const pollWorkload: ReconcileResult = { requeueAfterMs: POLL_MS };
 
 export function refOf(object: { metadata: { namespace: string; name: string } }): ObjectRef {
   return { namespace: object.metadata.namespace, name: object.metadata.name };

@@ -17,6 +17,8 @@ export interface Run {
   readonly inputs: Inputs;
   readonly timeouts: Record<keyof SchemaMigrationSpec['timeouts'], number>;
   readonly log: Logger;
+  /** The database's revision as this reconcile read it, so that a step does not read it again. */
+  databaseAt?: string;
 }
 
 /** A step either stops the reconcile (wait, requeue) or lets the next step go on. */

@@ -1,5 +1,7 @@
 import {
+  AppsV1Api,
   BatchV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   makeInformer,
   type Informer,
@@ -126,9 +128,68 @@ function jobInformer(kc: KubeConfig, namespace: string | undefined): AnyInformer
   return makeInformer<V1Job>(kc, path, list, selector);
 }
 
+/** Whether a Job has finished: Complete or Failed. */
+function jobEnded(job: KubernetesObject): boolean {
+  const conditions = (job as V1Job).status?.conditions ?? [];
+  return conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+}
+
+type WorkloadResource = 'deployments' | 'statefulsets';
+const KIND_OF: Record<WorkloadResource, string> = { deployments: 'Deployment', statefulsets: 'StatefulSet' };
+
+function workloadInformer(
+  kc: KubeConfig,
+  namespace: string | undefined,
+  resource: WorkloadResource,
+): AnyInformer {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const path = namespace ? `/apis/apps/v1/namespaces/${namespace}/${resource}` : `/apis/apps/v1/${resource}`;
+  const list = (): Promise<KubernetesListObject<KubernetesObject>> => {
+    if (resource === 'deployments')
+      return namespace ? apps.listNamespacedDeployment({ namespace }) : apps.listDeploymentForAllNamespaces();
+    return namespace ? apps.listNamespacedStatefulSet({ namespace }) : apps.listStatefulSetForAllNamespaces();
+  };
+  return makeInformer<KubernetesObject>(kc, path, list);
+}
+
+function podInformer(kc: KubeConfig, namespace: string | undefined): AnyInformer {
+  const core = kc.makeApiClient(CoreV1Api);
+  const path = namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods';
+  const list = () => (namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces());
+  return makeInformer<KubernetesObject>(kc, path, list);
+}
+
+interface HeldWorkload {
+  spec?: { workload?: { kind?: string; name?: string } };
+  status?: {
+    workload?: { kind?: string; name?: string };
+    plan?: { workload?: { kind?: string; name?: string } };
+  };
+}
+
+/** Whether a SchemaMigration's run names this workload: the one it scaled down, or the one its plan acts on. */
+export function holdsWorkload(object: KubernetesObject, kind: string, name: string): boolean {
+  const { spec, status } = object as HeldWorkload;
+  const recorded = status?.workload;
+  if (
+    recorded &&
+    (recorded.kind ?? spec?.workload?.kind) === kind &&
+    (recorded.name ?? spec?.workload?.name) === name
+  )
+    return true;
+  const planned = status?.plan?.workload;
+  return planned?.kind === kind && planned.name === name;
+}
+
+/** Whether a SchemaMigration holds a workload down (or is bringing it back): its pods going away matter. */
+function holdsAnyWorkload(object: KubernetesObject): boolean {
+  return (object as HeldWorkload).status?.workload !== undefined;
+}
+
 /**
- * Watches SchemaMigrations and the backup Jobs the operator owns (in the given namespaces, or all), calling
- * `changed` with the SchemaMigration each event concerns, and again for every one at each resync.
+ * Watches SchemaMigrations, the backup Jobs the operator owns, and the Deployments, StatefulSets and Pods of
+ * the workloads runs hold (in the given namespaces, or all), calling `changed` with the SchemaMigration each
+ * event concerns, and again for every one at each resync.
  */
 export function watchSchemaMigrations(
   kc: KubeConfig,
@@ -145,17 +206,50 @@ export function watchSchemaMigrations(
     if (owner && job.metadata?.namespace)
       changed({ namespace: job.metadata.namespace, name: owner }, 'event');
   };
+  // A Job's progress (pods started, ready) changes nothing for its run: only its end does, or its going away.
+  const onJobEnd = (job: KubernetesObject) => {
+    if (jobEnded(job)) onJob(job);
+  };
   const migrations = scopes.map((ns) => migrationInformer(kc, ns));
   const jobs = scopes.map((ns) => jobInformer(kc, ns));
+  // A run waiting for its workload's pods to go or to come back wakes on the change, not on a poll.
+  const wake = (namespace: string | undefined, holds: (object: KubernetesObject) => boolean) => {
+    if (!namespace) return;
+    for (const informer of migrations)
+      for (const object of informer.list(namespace)) {
+        const ref = refOf(object);
+        if (ref && holds(object)) changed(ref, 'event');
+      }
+  };
+  const onWorkload = (resource: WorkloadResource) => (object: KubernetesObject) => {
+    const name = object.metadata?.name;
+    if (name) wake(object.metadata?.namespace, (o) => holdsWorkload(o, KIND_OF[resource], name));
+  };
+  const onPod = (pod: KubernetesObject) => wake(pod.metadata?.namespace, holdsAnyWorkload);
+  const workloads = scopes.flatMap((ns) =>
+    (['deployments', 'statefulsets'] as const).map((resource) => ({
+      resource,
+      scope: ns,
+      informer: workloadInformer(kc, ns, resource),
+    })),
+  );
+  const pods = scopes.map((ns) => podInformer(kc, ns));
   for (const verb of ['add', 'update', 'delete'] as const) {
     migrations.forEach((i) => i.on(verb, onMigration));
-    jobs.forEach((i) => i.on(verb, onJob));
+    jobs.forEach((i) => i.on(verb, verb === 'delete' ? onJob : onJobEnd));
+    workloads.forEach((w) => w.informer.on(verb, onWorkload(w.resource)));
   }
+  // Only a pod gone matters (a scale-down waits for the last one); readiness shows in the workload's status.
+  pods.forEach((i) => i.on('delete', onPod));
   const supervised = [
     ...migrations.map(
       (i, n) => new SupervisedInformer(i, `schemamigrations@${scopes[n] ?? 'all'}`, options.log),
     ),
     ...jobs.map((i, n) => new SupervisedInformer(i, `jobs@${scopes[n] ?? 'all'}`, options.log)),
+    ...workloads.map(
+      (w) => new SupervisedInformer(w.informer, `${w.resource}@${w.scope ?? 'all'}`, options.log),
+    ),
+    ...pods.map((i, n) => new SupervisedInformer(i, `pods@${scopes[n] ?? 'all'}`, options.log)),
   ];
   let synced = false;
   const first = Promise.all(supervised.map((s) => s.first)).then(() => {

@@ -10,7 +10,7 @@ import { lockHolders, type Waited } from '../lock-holders.js';
 import { engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
-import { releaseWorkload, workloadRecord } from './workload.js';
+import { describeWorkload, releaseWorkload, workloadRecord } from './workload.js';
 
 /** Backoff between attempts of the migrate step: doubling from this, up to MAX_BACKOFF_MS. */
 const FIRST_BACKOFF_MS = 500;
@@ -118,43 +118,60 @@ export async function databaseBehind(run: Run): Promise<boolean | StepResult> {
     return false;
   if (!run.plan.migrationStartedAt) return true;
   try {
-    return (await currentRevision(engineOptions(run.spec, run.inputs.databaseUrl, run.log))) !== target;
+    run.databaseAt = await currentRevision(engineOptions(run.spec, run.inputs.databaseUrl, run.log));
+    return run.databaseAt !== target;
   } catch (err) {
     if (err instanceof MigrationError) return waitAndRetry(run, err);
     throw err;
   }
 }
 
+/**
+ * Migrated=True. With a workload to give back, the same write starts the restore (its time and
+ * RestoringWorkload), so the step after it scales back up without a write of its own.
+ */
 async function migrated(run: Run, target: string): Promise<StepResult> {
+  const now = run.ctx.now();
+  const record = workloadRecord(run.object, run.spec.workload);
+  const restoring = record !== undefined && !run.object.status?.plan?.restoreStartedAt;
+  const summary = restoring
+    ? progressing(
+        Phase.RestoringWorkload,
+        Reason.RestoringWorkload,
+        `the database is at ${target}; restoring ${describeWorkload(record, run.object.metadata.namespace)} to ${record.originalReplicas} replicas`,
+      )
+    : progressing(Phase.Migrating, Reason.MigrationSucceeded, `the database is at ${target}`);
   await writeStatus(run, (o) => ({
-    ...summarise(
-      o,
-      progressing(Phase.Migrating, Reason.MigrationSucceeded, `the database is at ${target}`),
-      run.ctx.now(),
-      [
-        {
-          type: ConditionType.Migrated,
-          status: ConditionStatus.True,
-          reason: Reason.MigrationSucceeded,
-          message: `at ${target}`,
-        },
-      ],
-    ),
+    ...summarise(o, summary, now, [
+      {
+        type: ConditionType.Migrated,
+        status: ConditionStatus.True,
+        reason: Reason.MigrationSucceeded,
+        message: `at ${target}`,
+      },
+    ]),
     currentRevision: target,
+    ...(restoring && o.status?.plan
+      ? { plan: { ...o.status.plan, restoreStartedAt: o.status.plan.restoreStartedAt ?? now.toISOString() } }
+      : {}),
   }));
   return 'continue';
 }
 
-/** Runs the plan unless the database is already at its target (a restart after the commit). */
+/**
+ * Runs the plan on one database session. A retry (the step began before) first looks whether the database is
+ * at the target already (a restart after the commit), unless this reconcile read it; a first attempt does not:
+ * the engine reads the database under its lock and refuses a plan that no longer applies.
+ */
 async function execute(run: Run): Promise<void> {
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
   const target = run.plan.to ?? 'base';
-  if ((await currentRevision(options)) === target) return;
+  const began = run.object.status?.plan?.migrationStartedAt !== undefined;
+  const at = began ? (run.databaseAt ?? (await currentRevision(options))) : undefined;
+  if (at === target) return;
   const rollingBack = run.plan.direction === 'Down';
-  const verb = rollingBack ? 'rolling back' : 'applying';
-  const message = `${verb} ${run.plan.migrations.length} migration(s) to ${target}`;
-  const reason = rollingBack ? Reason.RollingBack : Reason.Migrating;
-  await writeStatus(run, (o) => summarise(o, progressing(Phase.Migrating, reason, message), run.ctx.now()));
+  const message = migratingMessage(run);
+  await recordStart(run, message);
   observerOf(run.ctx).event(run.object, 'Normal', 'Migrating', message);
   const started = Date.now();
   const result = await executePlan(options, recordedPlan(run));
@@ -163,6 +180,24 @@ async function execute(run: Run): Promise<void> {
   observerOf(run.ctx).migrated(rollingBack ? 'Down' : 'Up', count, (Date.now() - started) / 1000);
   const done = `${count} migration(s); the database is at ${target}`;
   observerOf(run.ctx).event(run.object, 'Normal', rollingBack ? 'RolledBack' : 'Migrated', done);
+}
+
+function migratingMessage(run: Run): string {
+  const verb = run.plan.direction === 'Down' ? 'rolling back' : 'applying';
+  return `${verb} ${run.plan.migrations.length} migration(s) to ${run.plan.to ?? 'base'}`;
+}
+
+/** Before any SQL: the step's start (timeouts.migration counts from the first) and Migrating, in one write. */
+async function recordStart(run: Run, message: string): Promise<void> {
+  const now = run.ctx.now();
+  const reason = run.plan.direction === 'Down' ? Reason.RollingBack : Reason.Migrating;
+  const migrationStartedAt = kubeTimestamp(now);
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.Migrating, reason, message), now),
+    ...(o.status?.plan && !o.status.plan.migrationStartedAt
+      ? { plan: { ...o.status.plan, migrationStartedAt } }
+      : {}),
+  }));
 }
 
 /** Whether the database is at the run's target now (false when it cannot be read). */
@@ -189,10 +224,6 @@ function migrationFailed(run: Run, err: MigrationError): Promise<StepResult> {
 
 /** Executes the plan recorded in status with the engine, which refuses (PlanChanged) if it is not what would run. */
 export async function migrate(run: Run): Promise<StepResult> {
-  if (!run.object.status?.plan?.migrationStartedAt) {
-    const migrationStartedAt = kubeTimestamp(run.ctx.now());
-    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, migrationStartedAt } } : {}));
-  }
   try {
     await execute(run);
   } catch (err) {

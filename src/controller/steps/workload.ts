@@ -3,7 +3,7 @@ import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import type { WorkloadKind, WorkloadRef } from '../../api/v1alpha1/spec.js';
 import type { Plan, RunWorkload } from '../../api/v1alpha1/status.js';
-import type { KubeClient, StoredSchemaMigration } from '../../kube/types.js';
+import type { KubeClient, StoredSchemaMigration, WorkloadState } from '../../kube/types.js';
 import { observerOf, pollWorkload } from '../context.js';
 import { elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
 import { secondsSince } from './history.js';
@@ -65,17 +65,38 @@ export async function releaseWorkload(
   namespace: string,
   record: WorkloadRecord,
 ): Promise<Release> {
+  return (await giveBack(kube, namespace, record)).release;
+}
+
+/**
+ * Gives the recorded workload its replicas back (as releaseWorkload) and says, from the same read, what is
+ * missing before it serves again (undefined when it does, or when it is gone or replaced).
+ */
+export async function giveBack(
+  kube: KubeClient,
+  namespace: string,
+  record: WorkloadRecord,
+): Promise<{ release: Release; missing?: string }> {
   const ref = { namespace, name: record.name };
   const state = await kube.getWorkload(record.kind, ref);
-  if (!state) return 'gone';
+  if (!state) return { release: 'gone' };
   // Another object under the same name was never scaled by us: leave it as its owner set it.
-  if (record.uid !== undefined && state.uid !== record.uid) return 'replaced';
-  if (state.replicas !== record.originalReplicas)
-    await kube.scaleWorkload(record.kind, ref, record.originalReplicas);
+  if (record.uid !== undefined && state.uid !== record.uid) return { release: 'replaced' };
+  const scaling = state.replicas !== record.originalReplicas;
+  if (scaling) await kube.scaleWorkload(record.kind, ref, record.originalReplicas);
   if (Annotation.originalReplicas in state.annotations) {
     await kube.annotateWorkload(record.kind, ref, { [Annotation.originalReplicas]: null });
   }
-  return 'released';
+  const missing = scaling
+    ? `${state.availableReplicas}/${record.originalReplicas} replicas available`
+    : missingOf(state, record);
+  return missing === undefined ? { release: 'released' } : { release: 'released', missing };
+}
+
+function missingOf(state: WorkloadState, record: WorkloadRecord): string | undefined {
+  const { originalReplicas: wanted } = record;
+  if (state.currentReplicas === wanted && state.availableReplicas >= wanted) return undefined;
+  return `${state.availableReplicas}/${wanted} replicas available`;
 }
 
 /** What is missing before the recorded workload serves again (its recorded replicas, available), or undefined when it does. */
@@ -86,14 +107,12 @@ export async function notBackYet(
 ): Promise<string | undefined> {
   const state = await kube.getWorkload(record.kind, { namespace, name: record.name });
   if (!state || (record.uid !== undefined && state.uid !== record.uid)) return undefined;
-  const { originalReplicas: wanted } = record;
-  if (state.currentReplicas === wanted && state.availableReplicas >= wanted) return undefined;
-  return `${state.availableReplicas}/${wanted} replicas available`;
+  return missingOf(state, record);
 }
 
 /**
- * Records the workload (kind, name, uid, original replicas: status, then an annotation), scales it to 0 and
- * waits until no pod of it is left, terminating ones included.
+ * Records the workload (kind, name, uid, original replicas) and the scale-down request time in one status write,
+ * then annotates it, scales it to 0 and waits until no pod of it is left, terminating ones included.
  */
 export async function scaleDown(run: Run, workload: RunWorkload): Promise<StepResult> {
   const { kube } = run.ctx;
@@ -102,39 +121,52 @@ export async function scaleDown(run: Run, workload: RunWorkload): Promise<StepRe
   const what = describeWorkload(workload, namespace);
   const state = await kube.getWorkload(workload.kind, ref);
   if (!state) return failRun(run, Reason.WorkloadNotFound, `${what} disappeared during the run`);
-  let original = workloadRecord(run.object)?.originalReplicas;
-  if (original === undefined) {
-    const annotated = Number(state.annotations[Annotation.originalReplicas]);
-    original = Number.isInteger(annotated) && annotated >= 0 ? annotated : state.replicas;
-    const record = { kind: workload.kind, name: workload.name, uid: state.uid, originalReplicas: original };
-    await writeStatus(run, () => ({ workload: record }));
-  }
+  const original = await recordIntent(run, workload, state);
   if (state.annotations[Annotation.originalReplicas] !== String(original)) {
     await kube.annotateWorkload(workload.kind, ref, { [Annotation.originalReplicas]: String(original) });
   }
   if (state.replicas !== 0) await requestScaleDown(run, workload, original);
-  const now = run.ctx.now();
   if (state.replicas !== 0 || state.currentReplicas > 0) {
     if (elapsedMs(run) > run.timeouts.scaleDown) {
       const message = `${what} still has pods after ${run.spec.timeouts.scaleDown}`;
       return failRun(run, Reason.ScaleDownTimedOut, message);
     }
-    const message = `scaling ${what} from ${original} to 0 replicas (${state.currentReplicas} pod(s) left)`;
-    await writeStatus(run, (o) =>
-      summarise(o, progressing(Phase.ScalingDown, Reason.ScalingDown, message), now),
-    );
     return pollWorkload;
   }
-  return recordScaledDown(run, what, original, now);
+  return recordScaledDown(run, what, original, run.ctx.now());
 }
 
-/** Asks for 0 replicas; the downtime counts from the request, recorded before it is made (a restart keeps the first). */
+/**
+ * Before the workload is touched: its record, the scale-down request time (the downtime counts from the
+ * request; a restart keeps the first) and ScalingDown, in one write. Returns the original replicas.
+ */
+async function recordIntent(
+  run: Run,
+  workload: RunWorkload,
+  state: { uid: string; replicas: number; annotations: Record<string, string> },
+): Promise<number> {
+  const recorded = workloadRecord(run.object)?.originalReplicas;
+  const annotated = Number(state.annotations[Annotation.originalReplicas]);
+  const original = recorded ?? (Number.isInteger(annotated) && annotated >= 0 ? annotated : state.replicas);
+  const planned = run.object.status?.plan;
+  const requesting = state.replicas !== 0 && planned?.scaleDownAt === undefined;
+  if (recorded !== undefined && !requesting) return original;
+  const now = run.ctx.now();
+  const message = `scaling ${describeWorkload(workload, run.object.metadata.namespace)} from ${original} to 0 replicas`;
+  const record = { kind: workload.kind, name: workload.name, uid: state.uid, originalReplicas: original };
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.ScalingDown, Reason.ScalingDown, message), now),
+    ...(recorded === undefined ? { workload: record } : {}),
+    ...(requesting && o.status?.plan
+      ? { plan: { ...o.status.plan, scaleDownAt: o.status.plan.scaleDownAt ?? now.toISOString() } }
+      : {}),
+  }));
+  return original;
+}
+
+/** Asks for 0 replicas; its time is in status already (recordIntent). */
 async function requestScaleDown(run: Run, workload: RunWorkload, original: number): Promise<void> {
   const namespace = run.object.metadata.namespace;
-  if (!run.object.status?.plan?.scaleDownAt) {
-    const scaleDownAt = run.ctx.now().toISOString();
-    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, scaleDownAt } } : {}));
-  }
   await run.ctx.kube.scaleWorkload(workload.kind, { namespace, name: workload.name }, 0);
   const note = `scaling ${describeWorkload(workload, namespace)} from ${original} to 0 replicas`;
   observerOf(run.ctx).event(run.object, 'Normal', 'ScalingDown', note);
@@ -183,22 +215,32 @@ async function nothingToRestore(run: Run, record: WorkloadRecord, release: Relea
   return 'continue';
 }
 
-/** Still coming back: progress while timeouts.scaleUp lasts, then a Stalled report (and it is looked at again). */
+/**
+ * Still coming back: status says so since the step began (no write per pod), until timeouts.scaleUp has passed;
+ * then a Stalled report (and it is looked at again).
+ */
 async function awaitAvailable(run: Run, record: WorkloadRecord, progress: string): Promise<StepResult> {
   const now = run.ctx.now();
-  const what = describeWorkload(record, run.object.metadata.namespace);
   const since = run.object.status?.plan?.restoreStartedAt;
   const waited = since ? now.getTime() - Date.parse(since) : 0;
-  if (waited > run.timeouts.scaleUp) {
-    const message = `${what} has ${progress} after ${run.spec.timeouts.scaleUp} (timeouts.scaleUp); the database is at ${run.plan.to ?? 'base'}; still checking`;
-    await writeStatus(run, (o) => summarise(o, stalled(Reason.ScaleUpTimedOut, message), now));
-    return { requeueAfterMs: SLOW_POLL_MS };
-  }
-  const message = `restoring ${what} to ${record.originalReplicas} replicas (${progress})`;
-  await writeStatus(run, (o) =>
-    summarise(o, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message), now),
-  );
-  return pollWorkload;
+  if (waited <= run.timeouts.scaleUp) return pollWorkload;
+  const what = describeWorkload(record, run.object.metadata.namespace);
+  const message = `${what} has ${progress} after ${run.spec.timeouts.scaleUp} (timeouts.scaleUp); the database is at ${run.plan.to ?? 'base'}; still checking`;
+  await writeStatus(run, (o) => summarise(o, stalled(Reason.ScaleUpTimedOut, message), now));
+  return { requeueAfterMs: SLOW_POLL_MS };
+}
+
+/** Before the workload is scaled back: the time (timeouts.scaleUp counts from it) and RestoringWorkload, in one write. */
+async function recordRestoreStart(run: Run, record: WorkloadRecord): Promise<void> {
+  if (run.object.status?.plan?.restoreStartedAt) return;
+  const now = run.ctx.now();
+  const restoreStartedAt = now.toISOString();
+  const what = describeWorkload(record, run.object.metadata.namespace);
+  const message = `restoring ${what} to ${record.originalReplicas} replicas`;
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.RestoringWorkload, Reason.RestoringWorkload, message), now),
+    ...(o.status?.plan ? { plan: { ...o.status.plan, restoreStartedAt } } : {}),
+  }));
 }
 
 /**
@@ -208,17 +250,12 @@ async function awaitAvailable(run: Run, record: WorkloadRecord, progress: string
 export async function restoreWorkload(run: Run): Promise<StepResult> {
   const record = workloadRecord(run.object, run.spec.workload);
   if (!record) return 'continue';
-  const { kube } = run.ctx;
   const namespace = run.object.metadata.namespace;
-  const now = run.ctx.now();
-  if (!run.object.status?.plan?.restoreStartedAt) {
-    const restoreStartedAt = now.toISOString();
-    await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, restoreStartedAt } } : {}));
-  }
-  const release = await releaseWorkload(kube, namespace, record);
+  await recordRestoreStart(run, record);
+  const { release, missing } = await giveBack(run.ctx.kube, namespace, record);
   if (release !== 'released') return nothingToRestore(run, record, release);
-  const progress = await notBackYet(kube, namespace, record);
-  if (progress !== undefined) return awaitAvailable(run, record, progress);
+  // The watches of the workload and its pods wake the run when they come.
+  if (missing !== undefined) return awaitAvailable(run, record, missing);
   const what = describeWorkload(record, namespace);
   // Seen ready: the downtime ends here, and the run's history entry is written from this.
   const readyAt = run.ctx.now();
@@ -228,14 +265,19 @@ export async function restoreWorkload(run: Run): Promise<StepResult> {
   const workloadReadyAt = readyAt.toISOString();
   await writeStatus(run, (o) => ({
     ...(o.status?.plan ? { plan: { ...o.status.plan, workloadReadyAt } } : {}),
-    ...summarise(o, progressing(Phase.RestoringWorkload, Reason.WorkloadRestored, `${what} is back`), now, [
-      {
-        type: ConditionType.WorkloadScaledDown,
-        status: ConditionStatus.False,
-        reason: Reason.WorkloadRestored,
-        message: `back to ${record.originalReplicas} replicas`,
-      },
-    ]),
+    ...summarise(
+      o,
+      progressing(Phase.RestoringWorkload, Reason.WorkloadRestored, `${what} is back`),
+      readyAt,
+      [
+        {
+          type: ConditionType.WorkloadScaledDown,
+          status: ConditionStatus.False,
+          reason: Reason.WorkloadRestored,
+          message: `back to ${record.originalReplicas} replicas`,
+        },
+      ],
+    ),
     workload: null,
   }));
   const note = `${what} is back to ${record.originalReplicas} replicas`;
