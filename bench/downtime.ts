@@ -27,6 +27,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import pg from 'pg';
+import { runBenchmark } from './entry.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { bundle, imageEnvironment } from '../scripts/bundle.js';
 import { startLocalCluster } from '../src/localcluster/index.js';
@@ -679,24 +680,4 @@ async function measureSize(options: Options, bench: Bench, size: number): Promis
   }
 }
 
-let interrupted: NodeJS.Signals | undefined;
-const stopOnSignal = (signal: NodeJS.Signals) => {
-  interrupted = signal;
-  void cleanup().finally(() => process.kill(process.pid, signal));
-};
-process.once('SIGINT', stopOnSignal);
-process.once('SIGTERM', stopOnSignal);
-try {
-  await main();
-} catch (err) {
-  if (interrupted) console.error(`bench/downtime: stopped by ${interrupted}`);
-  else
-    console.error(
-      `bench/downtime failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-    );
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-  process.off('SIGINT', stopOnSignal);
-  process.off('SIGTERM', stopOnSignal);
-}
+await runBenchmark('bench/downtime', main, cleanup);

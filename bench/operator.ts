@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
+import { runBenchmark } from './entry.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { parseDuration } from '../src/duration.js';
 import { bundle, imageEnvironment } from '../scripts/bundle.js';
@@ -869,24 +870,4 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
 }
 
-let interrupted: NodeJS.Signals | undefined;
-const stopOnSignal = (signal: NodeJS.Signals) => {
-  interrupted = signal;
-  void cleanup().finally(() => process.kill(process.pid, signal));
-};
-process.once('SIGINT', stopOnSignal);
-process.once('SIGTERM', stopOnSignal);
-try {
-  await main();
-} catch (err) {
-  if (interrupted) console.error(`bench/operator: stopped by ${interrupted}`);
-  else
-    console.error(
-      `bench/operator failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-    );
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-  process.off('SIGINT', stopOnSignal);
-  process.off('SIGTERM', stopOnSignal);
-}
+await runBenchmark('bench/operator', main, cleanup);
