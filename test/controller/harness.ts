@@ -60,9 +60,10 @@ export function harnessForFile(use: (harness: Harness) => void, options: LocalCl
     started = await startHarness(options);
     use(started);
   });
+  // Stopping the control plane gives each component its grace period: longer than a hook's default when busy.
   afterAll(async () => {
     await started?.stop();
-  });
+  }, 120_000);
 }
 
 export async function startHarness(options: LocalClusterOptions = {}): Promise<Harness> {

@@ -34,9 +34,10 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
+// Stopping the control plane gives each component its grace period: longer than a test's default on a busy machine.
 afterAll(async () => {
   await h?.stop();
-});
+}, 120_000);
 
 /** The reconciler's context with a real Event recorder, whose writes the test can wait for. */
 function recordingContext(): { ctx: ReconcileContext; settled: () => Promise<unknown> } {

@@ -61,7 +61,12 @@ export class LocalKubelet {
     this.abort.abort();
     clearInterval(this.leaseTimer);
     this.pods.stop();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // close() waits for every open connection to end: kube-apiserver keeps its log connections alive.
+    const closed = new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+    this.server?.closeAllConnections();
+    await closed;
   }
 
   private async register(port: number): Promise<void> {
