@@ -27,7 +27,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import pg from 'pg';
-import { runBenchmark } from './entry.js';
+import { onCleanup, runBenchmark } from './entry.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { bundle, imageEnvironment } from '../scripts/bundle.js';
 import { startLocalCluster } from '../src/localcluster/index.js';
@@ -97,27 +97,6 @@ function parseOptions(argv: readonly string[]): Options {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Everything started is stopped again, last first, once, also on error and on SIGINT/SIGTERM.
-
-const cleanups: { what: string; run: () => Promise<void> | void }[] = [];
-let cleaning: Promise<void> | undefined;
-
-function onCleanup(what: string, run: () => Promise<void> | void): void {
-  cleanups.push({ what, run });
-}
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (let next = cleanups.pop(); next; next = cleanups.pop()) {
-      try {
-        await next.run();
-      } catch (err) {
-        console.error(`stopping ${next.what} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  })();
-  return cleaning;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The database: filled with incompressible rows to about the size asked for.
@@ -680,4 +659,4 @@ async function measureSize(options: Options, bench: Bench, size: number): Promis
   }
 }
 
-await runBenchmark('bench/downtime', main, cleanup);
+await runBenchmark('bench/downtime', main);

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
-import { runBenchmark } from './entry.js';
+import { onCleanup, runBenchmark } from './entry.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { parseDuration } from '../src/duration.js';
 import { bundle, imageEnvironment } from '../scripts/bundle.js';
@@ -75,27 +75,6 @@ function parseOptions(argv: readonly string[]): Options {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Everything started is stopped again, last first, once, also on error and on SIGINT/SIGTERM.
-
-const cleanups: { what: string; run: () => Promise<void> | void }[] = [];
-let cleaning: Promise<void> | undefined;
-
-function onCleanup(what: string, run: () => Promise<void> | void): void {
-  cleanups.push({ what, run });
-}
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (let next = cleanups.pop(); next; next = cleanups.pop()) {
-      try {
-        await next.run();
-      } catch (err) {
-        console.error(`stopping ${next.what} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  })();
-  return cleaning;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The counting proxy between the operator and the API server.
@@ -870,4 +849,4 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
 }
 
-await runBenchmark('bench/operator', main, cleanup);
+await runBenchmark('bench/operator', main);
