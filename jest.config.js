@@ -10,4 +10,6 @@ export default {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60_000,
+  // The suites mostly wait on their control plane and PostgreSQL: two at a time, even on two cores.
+  maxWorkers: 2,
 };

@@ -1,6 +1,7 @@
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { SchemaMigrationSpec } from '../api/v1alpha1/spec.js';
-import type { ConfigMapData, KubeClient } from '../kube/types.js';
+import type { WorkloadKind } from '../api/v1alpha1/spec.js';
+import type { ConfigMapData, KubeClient, WorkloadState } from '../kube/types.js';
 import { MigrationError } from '../migrations/errors.js';
 import {
   filesOfConfigMaps,
@@ -15,6 +16,8 @@ export interface Inputs {
   readonly source: MigrationSource;
   /** spec.workload names an object that does not exist (yet: a first install under GitOps). */
   readonly workloadMissing?: boolean;
+  /** spec.workload as this reconcile read it, so that the scale-down step does not read it again. */
+  readonly workload?: { readonly kind: WorkloadKind; readonly name: string; readonly state: WorkloadState };
 }
 
 /**
@@ -63,6 +66,16 @@ const refuse = (reason: string, message: string): never => {
   throw new Refused(reason, message);
 };
 
+/** The values of reads made side by side; when some failed, the error of the first in argument order. */
+async function inOrder<T extends readonly unknown[]>(
+  ...reads: { [K in keyof T]: Promise<T[K]> | T[K] }
+): Promise<T> {
+  const settled = await Promise.allSettled(reads);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 async function readDatabaseUrl(
   kube: KubeClient,
   namespace: string,
@@ -102,16 +115,17 @@ async function migrationConfigMaps(
 ): Promise<ConfigMapFiles[]> {
   const found = new Map<string, ConfigMapFiles>();
   const { configMaps, selector } = spec.migrations;
-  for (const { name } of configMaps ?? []) {
+  const named = (configMaps ?? []).map(async ({ name }) => {
     const entries = await kube.getConfigMapData({ namespace, name });
     if (!entries)
       return refuse(
         Reason.ConfigMapNotFound,
         `ConfigMap ${namespace}/${name} (spec.migrations.configMaps) not found`,
       );
-    found.set(name, configMapFiles(name, entries));
-  }
-  if (selector) {
+    return configMapFiles(name, entries);
+  });
+  const matching = async () => {
+    if (!selector) return [];
     const matched = await kube.listConfigMapData(namespace, selector.matchLabels ?? {});
     if (matched.length === 0) {
       return refuse(
@@ -119,27 +133,33 @@ async function migrationConfigMaps(
         `no ConfigMap in ${namespace} matches spec.migrations.selector`,
       );
     }
-    for (const { name, data } of matched) found.set(name, configMapFiles(name, data));
-  }
+    return matched.map(({ name, data }) => configMapFiles(name, data));
+  };
+  const [listed, selected] = await inOrder(inOrder<ConfigMapFiles[]>(...named), matching());
+  for (const files of [...listed, ...selected]) found.set(files.name, files);
   return [...found.values()];
 }
 
-/** Checks the backup PVC; says whether the workload is missing (the caller decides what that means). */
+/** Checks the backup PVC; reads the workload (the caller decides what a missing one means). */
 async function checkObjects(
   kube: KubeClient,
   namespace: string,
   spec: SchemaMigrationSpec,
-): Promise<boolean> {
-  const workloadMissing =
-    spec.workload !== undefined &&
-    !(await kube.getWorkload(spec.workload.kind, { namespace, name: spec.workload.name }));
-  if (spec.backup && !(await kube.pvcExists({ namespace, name: spec.backup.pvc }))) {
+): Promise<Pick<Inputs, 'workloadMissing' | 'workload'>> {
+  const { workload, backup } = spec;
+  const [found, pvc] = await inOrder(
+    workload ? kube.getWorkload(workload.kind, { namespace, name: workload.name }) : undefined,
+    backup ? kube.pvcExists({ namespace, name: backup.pvc }) : true,
+  );
+  if (!pvc)
     refuse(
       Reason.BackupPvcNotFound,
-      `PersistentVolumeClaim ${namespace}/${spec.backup.pvc} (spec.backup.pvc) not found`,
+      `PersistentVolumeClaim ${namespace}/${backup?.pvc} (spec.backup.pvc) not found`,
     );
-  }
-  return workloadMissing;
+  if (!workload) return {};
+  return found
+    ? { workload: { kind: workload.kind, name: workload.name, state: found } }
+    : { workloadMissing: true };
 }
 
 /** Reads the Secret, the migration ConfigMaps, the workload and the backup PVC; refuses, naming what is wrong. */
@@ -149,11 +169,15 @@ export async function gatherInputs(
   spec: SchemaMigrationSpec,
 ): Promise<Gathered> {
   try {
-    const databaseUrl = await readDatabaseUrl(kube, namespace, spec);
-    const files = filesOfConfigMaps(await migrationConfigMaps(kube, namespace, spec));
-    const workloadMissing = await checkObjects(kube, namespace, spec);
+    // Read side by side; the first refusal in this order is the one reported.
+    const [databaseUrl, configMaps, workload] = await inOrder(
+      readDatabaseUrl(kube, namespace, spec),
+      migrationConfigMaps(kube, namespace, spec),
+      checkObjects(kube, namespace, spec),
+    );
+    const files = filesOfConfigMaps(configMaps);
     const source = parseMigrationSource(files);
-    return { ok: true, inputs: { databaseUrl, source, ...(workloadMissing ? { workloadMissing } : {}) } };
+    return { ok: true, inputs: { databaseUrl, source, ...workload } };
   } catch (err) {
     if (err instanceof Refused) return { ok: false, refusal: err.refusal };
     if (err instanceof MigrationError)

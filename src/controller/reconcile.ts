@@ -21,7 +21,7 @@ import {
 } from './context.js';
 import { hasFinalizer, setFinalizer } from './finalizer.js';
 import { gatherInputs, type Inputs } from './inputs.js';
-import { engineOptions, writeStatus, type Run, type StepResult } from './run.js';
+import { engineOptions, flushStatus, writeStatus, type Run, type StepResult } from './run.js';
 import { failureStillStands, report, reportTransient, startRun } from './start.js';
 import { backUp } from './steps/backup.js';
 import { failedAlready, failRun, settleFailure } from './steps/fail.js';
@@ -102,13 +102,30 @@ async function runSteps(run: Run): Promise<ReconcileResult> {
   if (notDue) return notDue;
   const behind = await databaseBehind(run);
   if (typeof behind !== 'boolean') return behind === 'continue' ? DONE : behind;
-  for (const step of stepsOf(run, behind)) {
-    if (stopping(run)) return DONE; // lease lost or SIGTERM: whoever leads next resumes here
+  return takeSteps(run, stepsOf(run, behind), () => finish(run));
+}
+
+/**
+ * Takes the steps in order until one waits; what a step deferred is written before the reconcile ends. A lease
+ * lost or SIGTERM stops between steps: whoever leads next resumes there.
+ */
+async function takeSteps(
+  run: Run,
+  steps: readonly (() => Promise<StepResult>)[],
+  done: () => Promise<ReconcileResult>,
+): Promise<ReconcileResult> {
+  for (const step of steps) {
+    if (stopping(run)) return DONE;
     const result = await step();
-    if (result !== 'continue') return result;
+    if (result !== 'continue') {
+      await flushStatus(run);
+      return result;
+    }
     if (!run.object.status?.plan) return DONE; // the step ended the run (a failure)
   }
-  return stopping(run) ? DONE : finish(run);
+  if (stopping(run)) return DONE;
+  await flushStatus(run);
+  return done();
 }
 
 /** The steps still to take, in order; with the database already at the target only the restore is left. */
@@ -155,16 +172,11 @@ async function restoreSteps(run: Run): Promise<ReconcileResult> {
     () => restoreDatabase(run),
     () => restoreWorkload(run),
   );
-  for (const step of steps) {
-    if (stopping(run)) return DONE;
-    const result = await step();
-    if (result !== 'continue') return result;
-    if (!run.object.status?.plan) return DONE;
-  }
-  if (stopping(run)) return DONE;
-  await finishRestore(run);
-  run.object = await setFinalizer(run.ctx.kube, run.object, false);
-  return DONE;
+  return takeSteps(run, steps, async () => {
+    await finishRestore(run);
+    run.object = await setFinalizer(run.ctx.kube, run.object, false);
+    return DONE;
+  });
 }
 
 function newRun(

@@ -74,9 +74,9 @@ describe('the downtime window', () => {
     const to = writes.findIndex((w) => w.workloadReadyAt);
     expect(from).toBeGreaterThanOrEqual(0);
     const window = writes.slice(from, to + 1);
+    // The pods gone (WorkloadScaledDown=True) go in the migrate step's first write.
     expect(window.map((w) => w.reason)).toEqual([
       'ScalingDown',
-      'ScaledDown',
       'Migrating',
       'RestoringWorkload',
       'WorkloadRestored',
@@ -87,6 +87,36 @@ describe('the downtime window', () => {
     expect(object?.status?.currentRevision).toBe('3_create-customers');
     const deployment = await h.apps.readNamespacedDeployment({ namespace: f.namespace, name: 'orders-api' });
     expect(deployment.spec?.replicas).toBe(2);
+  });
+
+  it('with a backup: one write to start the tables backup, one to start the SQL, and no planning while down', async () => {
+    const withBackup = { ...options, pvc: true };
+    const f = await createFixture(h, withBackup);
+    await createMigration(h, f, migrationSpec(withBackup));
+    const writes: Write[] = [];
+    const database = databaseOf(f.databaseUrl);
+    const ctx = h.context(countingWrites(h.kube, database, writes));
+    await converge(h, f, isReady, { ctx, timeoutMs: 60_000 });
+    const from = writes.findIndex((w) => w.scaleDownAt);
+    const to = writes.findIndex((w) => w.workloadReadyAt);
+    expect(from).toBeGreaterThanOrEqual(0);
+    const window = writes.slice(from, to + 1);
+    // ScaledDown goes with the tables backup's start; the backup's record with the SQL's start.
+    expect(window.map((w) => w.reason)).toEqual([
+      'ScalingDown',
+      'BackingUp',
+      'Migrating',
+      'RestoringWorkload',
+      'WorkloadRestored',
+    ]);
+    // The touched tables were planned before the scale-down: the migrate step's session is the only one.
+    expect(window[window.length - 1]!.sessions - window[0]!.sessions).toBe(1);
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.backups?.map((b) => [b.scope, b.pointInTime])).toEqual([
+      ['Tables', 'WhileDown'],
+      ['Full', 'BeforeScaleDown'],
+    ]);
+    expect(condition(object, 'WorkloadScaledDown')?.reason).toBe('WorkloadRestored');
   });
 
   it("wakes the run holding a workload on its Deployment's and its pods' changes, and no other", async () => {

@@ -23,7 +23,7 @@ import { archiveTableName } from '../../migrations/state.js';
 import { parseTarget } from '../../migrations/target.js';
 import { touchedRelations } from '../../sql/touched.js';
 import { observerOf, poll } from '../context.js';
-import { engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
+import { deferStatus, engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
 
@@ -48,13 +48,28 @@ function quotedName(name: { schema?: string; name: string }): string {
   return name.schema === undefined ? quote(name.name) : `${quote(name.schema)}.${quote(name.name)}`;
 }
 
+type Touched = { tables: string[]; created: string[] } | { fallback: string };
+
+/** What each run's plan touches, by object uid and plan hash: read before the scale-down, used while down. */
+const touchedOfRuns = new Map<string, Touched>();
+const TOUCHED_KEPT = 256;
+
 /**
  * The relations the plan touches and creates, read from its parse tree as the engine plans it now; a reason
- * instead when they cannot be told (then the backup while down is a full one, and says why).
+ * instead when they cannot be told (then the backup while down is a full one, and says why). Planned once per
+ * run and process: the backup before the scale-down asks first, so the one while down finds it here.
  */
-async function touchedByPlan(
-  run: Run,
-): Promise<{ tables: string[]; created: string[] } | { fallback: string }> {
+async function touchedByPlan(run: Run): Promise<Touched> {
+  const key = `${run.object.metadata.uid}:${run.plan.hash}`;
+  const known = touchedOfRuns.get(key);
+  if (known) return known;
+  const touched = await planTouched(run);
+  if (touchedOfRuns.size >= TOUCHED_KEPT) touchedOfRuns.delete(touchedOfRuns.keys().next().value!);
+  touchedOfRuns.set(key, touched);
+  return touched;
+}
+
+async function planTouched(run: Run): Promise<Touched> {
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
   const plan = await planToTarget(options, run.inputs.source, parseTarget(run.plan.to ?? 'base'));
   if (plan.hash !== run.plan.hash) return { fallback: 'the plan is no longer the one recorded' };
@@ -81,22 +96,10 @@ async function touchedByPlan(
 async function startJob(
   run: Run,
   backup: BackupSpec,
-  job: { name: string; part: BackupPart },
+  job: { name: string; part: BackupPart; scope: { tables?: string[]; fallback?: string } },
 ): Promise<StepResult> {
   const { metadata } = run.object;
-  const { name, part } = job;
-  let scope: { tables?: string[]; fallback?: string } = {};
-  if (part === 'touchedTables') {
-    const touched = await touchedByPlan(run);
-    if ('fallback' in touched) scope = { fallback: touched.fallback };
-    else {
-      scope = { tables: touched.tables };
-      // What a restore of these tables drops, known before the Job exists.
-      await writeStatus(run, (o) =>
-        o.status?.plan ? { plan: { ...o.status.plan, created: touched.created } } : {},
-      );
-    }
-  }
+  const { name, part, scope } = job;
   const built = buildBackupJob({
     migration: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid },
     planHash: run.plan.hash,
@@ -150,27 +153,55 @@ const RUNNING: Record<BackupPart, string> = {
 };
 
 /**
- * Runs one backup Job of this run (its name recorded in the plan first, adopted if it exists) and records the
- * dump: the whole database, the whole database before the scale-down, or the tables the plan touches while down.
+ * Runs one backup Job of this run and records the dump: the whole database, the whole database before the
+ * scale-down, or the tables the plan touches while down. The Job's name goes to status (with what a restore of
+ * the touched tables would drop) in the same write as BackingUp, before the Job exists: a restart finds the
+ * name and adopts the Job instead of making another.
  */
 export async function backUp(run: Run, backup: BackupSpec, part: BackupPart = 'whole'): Promise<StepResult> {
   const { kube } = run.ctx;
   const namespace = run.object.metadata.namespace;
   const field = JOB_FIELD[part];
-  const name = run.object.status?.plan?.[field] ?? newJobName(run);
-  // Intent first: a restart finds the name in status and adopts the Job instead of making another.
-  await writeStatus(run, (o) => (o.status?.plan ? { plan: { ...o.status.plan, [field]: name } } : {}));
-  if (recorded(run, name)) return 'continue';
-  const now = run.ctx.now();
-  const job = await kube.getJob({ namespace, name });
+  // Planned while the workload still runs, so that the backup while down does not plan again.
+  // A database that cannot be read now is the while-down backup's to report.
+  if (part === 'beforeScaleDown') await touchedByPlan(run).catch(() => undefined);
+  const known = run.object.status?.plan?.[field];
+  if (known !== undefined && recorded(run, known)) return 'continue';
+  const name = known ?? newJobName(run);
+  const job = known === undefined ? undefined : await kube.getJob({ namespace, name });
   const failed = job && finished(job, 'Failed');
   if (failed) return backupFailed(run, name, failed);
-  if (!job || !finished(job, 'Complete')) {
-    const message = `backup Job ${name} ${RUNNING[part]}`;
-    await writeStatus(run, (o) => summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, message), now));
-    return job ? poll : startJob(run, backup, { name, part });
-  }
-  return backupSucceeded(run, { name, part }, job);
+  if (job && finished(job, 'Complete')) return backupSucceeded(run, { name, part }, job);
+  return job ? running(run, { name, part }) : start(run, backup, { name, part });
+}
+
+/** BackingUp, for a Job that already runs. */
+async function running(run: Run, job: { name: string; part: BackupPart }): Promise<StepResult> {
+  const message = `backup Job ${job.name} ${RUNNING[job.part]}`;
+  const now = run.ctx.now();
+  await writeStatus(run, (o) => summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, message), now));
+  return poll;
+}
+
+/**
+ * The Job's name (with what a restore of the touched tables would drop) and BackingUp in one write, then the Job.
+ * The touched tables were planned before the scale-down (a reason instead when they cannot be told).
+ */
+async function start(
+  run: Run,
+  backup: BackupSpec,
+  job: { name: string; part: BackupPart },
+): Promise<StepResult> {
+  const touched = job.part === 'touchedTables' ? await touchedByPlan(run) : undefined;
+  const scope = touched === undefined ? {} : 'fallback' in touched ? touched : { tables: touched.tables };
+  const created = touched && 'created' in touched ? { created: touched.created } : {};
+  const message = `backup Job ${job.name} ${RUNNING[job.part]}`;
+  const now = run.ctx.now();
+  await writeStatus(run, (o) => ({
+    ...summarise(o, progressing(Phase.BackingUp, Reason.BackingUp, message), now),
+    ...(o.status?.plan ? { plan: { ...o.status.plan, [JOB_FIELD[job.part]]: job.name, ...created } } : {}),
+  }));
+  return startJob(run, backup, { ...job, scope });
 }
 
 /** The backups list with a new one in front: pruned files out, per-table counts only on the newest few. */
@@ -232,7 +263,9 @@ async function backupSucceeded(
   const checked =
     summary.verified === 'Restore' ? 'read back and restored into a scratch database' : 'read back';
   const what = `${summary.file} (${summary.sizeBytes} bytes, ${summary.tables} tables, ${summary.rows} rows, ${checked})`;
-  await writeStatus(run, (o) => ({
+  // The next step writes before it acts (the scale-down, SQL, a restore Job) and takes this along; a Job that is
+  // Complete but not recorded is recorded again after a restart.
+  deferStatus(run, (o) => ({
     ...summarise(
       o,
       progressing(Phase.BackingUp, Reason.BackupSucceeded, `backed up to ${summary.file}`),

@@ -7,7 +7,7 @@ import { failureLogFields } from '../../migrations/errors.js';
 import { redact, secretsOf } from '../../redact.js';
 import { DONE, observerOf, poll, type ReconcileResult } from '../context.js';
 import { setFinalizer } from '../finalizer.js';
-import { writeStatus, type Run, type StepResult } from '../run.js';
+import { flushStatus, writeStatus, type Run, type StepResult } from '../run.js';
 import { stalled, summarise } from '../summary.js';
 import { historyWith, recordRelease } from './history.js';
 import { replacing, restorePlan, restoringRecord } from './restore-plan.js';
@@ -54,6 +54,8 @@ export async function failRun(
   message: string,
   detail: FailureDetail = {},
 ): Promise<StepResult> {
+  // What a step deferred (a backup recorded) is in status before the failure is decided from it.
+  await flushStatus(run);
   if (run.plan.restore) return failRestore(run, reason, message);
   const now = run.ctx.now();
   const { onFailure } = run.spec.policy;

@@ -5,7 +5,7 @@ import type { WorkloadKind, WorkloadRef } from '../../api/v1alpha1/spec.js';
 import type { Plan, RunWorkload } from '../../api/v1alpha1/status.js';
 import type { KubeClient, StoredSchemaMigration, WorkloadState } from '../../kube/types.js';
 import { observerOf, pollWorkload } from '../context.js';
-import { elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
+import { deferStatus, elapsedMs, writeStatus, type Run, type StepResult } from '../run.js';
 import { secondsSince } from './history.js';
 import { progressing, stalled, summarise } from '../summary.js';
 import { failRun } from './fail.js';
@@ -119,7 +119,11 @@ export async function scaleDown(run: Run, workload: RunWorkload): Promise<StepRe
   const namespace = run.object.metadata.namespace;
   const ref = { namespace, name: workload.name };
   const what = describeWorkload(workload, namespace);
-  const state = await kube.getWorkload(workload.kind, ref);
+  const read = run.inputs.workload;
+  const state =
+    read?.kind === workload.kind && read.name === workload.name
+      ? read.state
+      : await kube.getWorkload(workload.kind, ref);
   if (!state) return failRun(run, Reason.WorkloadNotFound, `${what} disappeared during the run`);
   const original = await recordIntent(run, workload, state);
   if (state.annotations[Annotation.originalReplicas] !== String(original)) {
@@ -173,7 +177,7 @@ async function requestScaleDown(run: Run, workload: RunWorkload, original: numbe
 }
 
 /** No pod left: WorkloadScaledDown=True and the step's time, once. */
-async function recordScaledDown(run: Run, what: string, original: number, now: Date): Promise<StepResult> {
+function recordScaledDown(run: Run, what: string, original: number, now: Date): StepResult {
   // Recorded once: later reconciles of this run pass through without writing (the phase moves on).
   const recorded = run.object.status?.conditions?.some(
     (c) => c.type === ConditionType.WorkloadScaledDown && c.status === ConditionStatus.True,
@@ -181,7 +185,8 @@ async function recordScaledDown(run: Run, what: string, original: number, now: D
   if (recorded) return 'continue';
   const scaleDownAt = run.object.status?.plan?.scaleDownAt;
   if (scaleDownAt) observerOf(run.ctx).stepFinished('scaleDown', secondsSince(scaleDownAt, now));
-  await writeStatus(run, (o) =>
+  // The next step's write takes this along (pods at 0 show again after a restart): one write less while down.
+  deferStatus(run, (o) =>
     summarise(o, progressing(Phase.ScalingDown, Reason.ScaledDown, `${what} is at 0 replicas`), now, [
       {
         type: ConditionType.WorkloadScaledDown,
