@@ -33,6 +33,7 @@ import { bundle, imageEnvironment } from '../scripts/bundle.js';
 import { startLocalCluster } from '../src/localcluster/index.js';
 import { freePort, startPostgres } from '../src/localcluster/postgres.js';
 import { migrateToTarget } from '../src/migrations/engine.js';
+import { findSquawk, SQUAWK_ENV } from '../src/sql/squawk.js';
 import { applyShippedCrd } from '../test/localcluster/support.js';
 
 const ROOT = dirname(import.meta.dirname);
@@ -214,9 +215,12 @@ async function spawnOperator(kubeconfigPath: string): Promise<OperatorProcess> {
     '--log-level',
     'warn',
   ];
+  // The image's squawk is at SCHEMAOPS_SQUAWK; here it is the one the squawk-cli package installed.
+  const squawk = findSquawk({});
+  if ('missing' in squawk) throw new Error(`squawk is needed for scaleDown: Auto: ${squawk.missing}`);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...imageEnvironment() },
+    env: { ...process.env, ...imageEnvironment(), [SQUAWK_ENV]: squawk.path },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -272,6 +276,7 @@ interface Viewed {
       workloadReadyAt?: string;
       backupJob?: string;
       tablesBackupJob?: string;
+      online?: { online: boolean; rule: string; reason: string };
     } | null;
     history?: { downtimeSeconds?: number }[];
   };
@@ -323,26 +328,30 @@ interface WindowFigures {
   window: number;
   downtimeSeconds: number;
   podStop: number;
-  /** The backup Job while down (the touched tables): created → Complete. */
+  /** The backup Job while down (the touched tables): created → its pod ended. */
   dump: number;
   sql: number;
   podStart: number;
   overhead: number;
-  /** The overhead's parts: last pod gone → backup Job created; Job complete → Migrating in status. */
+  /** The overhead's parts: last pod gone → backup Job created; its pod ended → Migrating in status. */
   toBackup: number;
   toSql: number;
   /** Migrating in status → the Deployment asked for its replicas again, the SQL time taken out. */
   toScaleUp: number;
   /** All replicas available → the operator saw it (status.plan.workloadReadyAt). */
   toSeen: number;
-  /** The whole backup while the app still ran, before the window: created → Complete. */
+  /** The backup pod's end → the Job marked Complete (the operator does not wait for it). */
+  jobMarked: number;
+  /** The whole backup while the app still ran, before the window: created → its pod ended. */
   fullBackup: number;
-  /** The whole backup's Job complete → the scale-down asked (status.plan.scaleDownAt), before the window. */
+  /** The whole backup's pod ended → the scale-down asked (status.plan.scaleDownAt), before the window. */
   toScaleDown: number;
   /** targetRevision set → Ready at it. */
   total: number;
   statusWrites: number;
   sessions: number;
+  /** Under Auto: the rule that decided to scale down, and why. */
+  online?: string;
 }
 
 /** A run that kept the app up (scaleDown: Auto, a plan safe online). */
@@ -372,18 +381,34 @@ function podsGoneAt(timeline: readonly Seen[], from: number): number | undefined
   return gone;
 }
 
-/** A Job's creation and its Complete condition, as seen (by name: a run has up to two backup Jobs). */
+/**
+ * A Job's creation, its pod's end (Succeeded, as seen) and its Complete condition, by name (a run has up to two
+ * backup Jobs). The Job controller marks the Job Complete up to a second after its pod ended.
+ */
 function jobTimes(
   timeline: readonly Seen[],
   name: string | undefined,
-): { created?: number; complete?: number } {
+): { created?: number; podEnded?: number; complete?: number } {
   const jobs = timeline.filter(
     (s) => s.kind === 'job' && name !== undefined && s.object.metadata?.name === name,
   );
   const created = jobs.find((s) => s.type === 'ADDED')?.at;
   const complete = jobs.find((s) => isTrue(s.object.status, 'Complete'))?.at;
-  return { created, complete };
+  const podEnded = timeline.find(
+    (s) =>
+      s.kind === 'pod' &&
+      name !== undefined &&
+      s.object.metadata?.labels?.['job-name'] === name &&
+      s.object.status?.phase === 'Succeeded',
+  )?.at;
+  return { created, podEnded, complete };
 }
+
+/** When the Job's work ended: its pod's end, or the Job's Complete if that was seen first. */
+const workEnded = (t: { podEnded?: number; complete?: number }): number | undefined =>
+  t.podEnded === undefined || t.complete === undefined
+    ? (t.podEnded ?? t.complete)
+    : Math.min(t.podEnded, t.complete);
 
 /** The fewest ready replicas the Deployment reported from `from` on (its last state before `from` included). */
 function minReadyReplicas(timeline: readonly Seen[], from: number): number {
@@ -419,6 +444,7 @@ function statusTimes(timeline: readonly Seen[], from: number) {
   let workloadReadyAt: string | undefined;
   let backupJob: string | undefined;
   let tablesBackupJob: string | undefined;
+  let online: string | undefined;
   let writes = 0;
   let previous = '';
   for (const s of timeline.filter((e) => e.kind === 'migration' && e.at >= from)) {
@@ -428,13 +454,14 @@ function statusTimes(timeline: readonly Seen[], from: number) {
     previous = status;
     backupJob ??= plan?.backupJob;
     tablesBackupJob ??= plan?.tablesBackupJob;
+    if (plan?.online) online = `${plan.online.rule}: ${plan.online.reason}`;
     if (scaleDownAt === undefined && plan?.scaleDownAt) {
       scaleDownAt = plan.scaleDownAt;
       writes++; // the write that opens the window
     } else if (changed && scaleDownAt !== undefined && workloadReadyAt === undefined) writes++;
     if (scaleDownAt !== undefined && plan?.workloadReadyAt) workloadReadyAt ??= plan.workloadReadyAt;
   }
-  return { scaleDownAt, workloadReadyAt, backupJob, tablesBackupJob, writes };
+  return { scaleDownAt, workloadReadyAt, backupJob, tablesBackupJob, online, writes };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -563,8 +590,9 @@ async function oneRun(s: Scenario, n: number, timeline: Seen[]): Promise<RunFigu
   const status = await migrationStatus(s);
   const times = statusTimes(timeline, from);
   const full = jobTimes(timeline, times.backupJob);
-  if (full.created === undefined || full.complete === undefined) return 'missing the whole backup Job';
-  const fullBackup = (full.complete - full.created) / 1000;
+  const fullEnded = workEnded(full);
+  if (full.created === undefined || fullEnded === undefined) return 'missing the whole backup Job';
+  const fullBackup = (fullEnded - full.created) / 1000;
   const total = (done - from) / 1000;
   // Every session of the run is closed by now; the statistics are flushed within a second of it.
   const sessionsAfter = async () => {
@@ -581,17 +609,18 @@ async function oneRun(s: Scenario, n: number, timeline: Seen[]): Promise<RunFigu
   const end = Date.parse(times.workloadReadyAt);
   const gone = podsGoneAt(timeline, from);
   const job = jobTimes(timeline, times.tablesBackupJob);
-  const up = scaleUpTimes(timeline, job.complete ?? from);
-  if (gone === undefined || job.created === undefined || job.complete === undefined)
+  const ended = workEnded(job);
+  const up = scaleUpTimes(timeline, ended ?? from);
+  if (gone === undefined || job.created === undefined || ended === undefined)
     return 'missing events of the pods or the backup Job while down';
   if (up.asked === undefined || up.available === undefined) return 'missing Deployment events';
   const migrating = timeline.find(
-    (e) => e.kind === 'migration' && e.at >= job.complete! && readyReason(e.object) === 'Migrating',
+    (e) => e.kind === 'migration' && e.at >= ended && readyReason(e.object) === 'Migrating',
   )?.at;
   if (migrating === undefined) return 'missing the Migrating status';
   const window = (end - start) / 1000;
   const podStop = (gone - start) / 1000;
-  const dump = (job.complete - job.created) / 1000;
+  const dump = (ended - job.created) / 1000;
   const podStart = (up.available - up.asked) / 1000;
   return {
     kind: 'window',
@@ -603,14 +632,17 @@ async function oneRun(s: Scenario, n: number, timeline: Seen[]): Promise<RunFigu
     podStart,
     overhead: window - podStop - dump - sql - podStart,
     toBackup: (job.created - gone) / 1000,
-    toSql: (migrating - job.complete) / 1000,
+    toSql: (migrating - ended) / 1000,
+    jobMarked:
+      job.complete === undefined || job.podEnded === undefined ? 0 : (job.complete - job.podEnded) / 1000,
     toScaleUp: (up.asked - migrating) / 1000 - sql,
     toSeen: (end - up.available) / 1000,
     fullBackup,
-    toScaleDown: (start - full.complete) / 1000,
+    toScaleDown: (start - fullEnded) / 1000,
     total,
     statusWrites: times.writes,
     sessions: await sessionsAfter(),
+    ...(times.online ? { online: times.online } : {}),
   };
 }
 
@@ -623,11 +655,11 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** The operator's own share of the window the issue allows: the rest is the dump, the SQL and the pods. */
+/** The operator's own share of the window, beyond the dump while down, the SQL and the pods stopping and starting. */
 const OVERHEAD_TARGET = 0.25;
 
 function reportWindow(label: string, runs: readonly WindowFigures[], dumpAlone: number): void {
-  const m = (key: keyof WindowFigures) => median(runs.map((r) => r[key]));
+  const m = (key: Exclude<keyof WindowFigures, 'online'>) => median(runs.map((r) => r[key]));
   const sql = m('sql');
   console.log(`\n${label}, median of ${runs.length} run(s):`);
   console.log('  part                             seconds    x SQL  x pg_dump alone');
@@ -642,11 +674,12 @@ function reportWindow(label: string, runs: readonly WindowFigures[], dumpAlone: 
   line('  pods starting', m('podStart'));
   line('  operator overhead', m('overhead'));
   line('    pods gone -> Job created', m('toBackup'));
-  line('    Job done -> Migrating', m('toSql'));
+  line('    its pod ended -> Migrating', m('toSql'));
   line('    Migrating -> scale-up', m('toScaleUp'));
   line('    available -> seen ready', m('toSeen'));
+  line('  (pod ended -> Job marked Complete)', m('jobMarked'));
   line('whole backup Job (app up)', m('fullBackup'));
-  line('  its Job done -> scale-down', m('toScaleDown'));
+  line('  its pod ended -> scale-down', m('toScaleDown'));
   line('run (target set -> Ready)', m('total'));
   line('pg_dump alone (whole database)', dumpAlone);
   const overhead = m('overhead');
@@ -755,7 +788,8 @@ async function measureSize(options: Options, bench: Bench, size: number): Promis
           console.log(
             figures.kind === 'window'
               ? `  ${mode} run ${run}: window ${figures.window.toFixed(3)} s, overhead ${figures.overhead.toFixed(3)} s, ` +
-                  `${figures.statusWrites} status writes, ${figures.sessions} sessions`
+                  `${figures.statusWrites} status writes, ${figures.sessions} sessions` +
+                  (figures.online ? `; scaled down by ${figures.online}` : '')
               : `  ${mode} run ${run}: no scale-down, fewest ready ${figures.minReady}/${REPLICAS}, run ${figures.total.toFixed(3)} s`,
           );
         }

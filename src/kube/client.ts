@@ -18,6 +18,7 @@ import {
   isAlreadyExists,
   KubeApiError,
   type ConfigMapData,
+  type JobPodEnd,
   type KubeClient,
   type ObjectRef,
   type SecretValue,
@@ -160,6 +161,12 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     return [];
   };
 
+  const jobPodEnd = async (ref: ObjectRef): Promise<JobPodEnd | undefined> => {
+    const pod = newestTerminated(await listJobPods(ref));
+    const terminated = pod && firstContainerStatus(pod)?.state?.terminated;
+    return terminated ? { exitCode: terminated.exitCode, message: terminated.message } : undefined;
+  };
+
   return {
     getSchemaMigration: (ref) =>
       readOrUndefined(
@@ -293,9 +300,8 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       );
     },
 
-    getJobTerminationMessage: async (ref) => {
-      const pod = newestTerminated(await listJobPods(ref));
-      return pod === undefined ? undefined : firstContainerStatus(pod)?.state?.terminated?.message;
-    },
+    getJobTerminationMessage: async (ref) => (await jobPodEnd(ref))?.message,
+
+    getJobPodEnd: (ref) => jobPodEnd(ref),
   };
 }

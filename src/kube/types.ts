@@ -108,4 +108,12 @@ export interface KubeClient {
   createJob(job: V1Job): Promise<V1Job>;
   /** The termination message of the Job's (last) pod's first container, if any pod has terminated. */
   getJobTerminationMessage(ref: ObjectRef): Promise<string | undefined>;
+  /** How the Job's last terminated pod ended (its first container), if any pod has terminated. */
+  getJobPodEnd(ref: ObjectRef): Promise<JobPodEnd | undefined>;
+}
+
+/** A terminated pod of a Job: its first container's exit code and termination message. */
+export interface JobPodEnd {
+  readonly exitCode: number;
+  readonly message: string | undefined;
 }

@@ -10,6 +10,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
   type V1Job,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/group.js';
@@ -134,6 +135,14 @@ function jobEnded(job: KubernetesObject): boolean {
   return conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 }
 
+/** A pod of one of the operator's Jobs that has ended (Succeeded or Failed). */
+function jobPodEnded(pod: KubernetesObject): boolean {
+  const phase = (pod as V1Pod).status?.phase;
+  return (
+    pod.metadata?.labels?.[Label.managedBy] === MANAGED_BY && (phase === 'Succeeded' || phase === 'Failed')
+  );
+}
+
 type WorkloadResource = 'deployments' | 'statefulsets';
 const KIND_OF: Record<WorkloadResource, string> = { deployments: 'Deployment', statefulsets: 'StatefulSet' };
 
@@ -241,6 +250,8 @@ export function watchSchemaMigrations(
   }
   // Only a pod gone matters (a scale-down waits for the last one); readiness shows in the workload's status.
   pods.forEach((i) => i.on('delete', onPod));
+  // The pod of a backup or restore Job that ended: its run goes on at once, not when the Job is marked.
+  pods.forEach((i) => i.on('update', (pod) => (jobPodEnded(pod) ? onJob(pod) : undefined)));
   const supervised = [
     ...migrations.map(
       (i, n) => new SupervisedInformer(i, `schemamigrations@${scopes[n] ?? 'all'}`, options.log),

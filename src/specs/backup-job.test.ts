@@ -406,6 +406,17 @@ describe('the backup script, run by /bin/sh against a real PostgreSQL', () => {
     expect(listing.stdout).toMatch(/TABLE DATA public orders/);
   });
 
+  it('never writes over a dump of the same name: the Job fails and the file stays as it was', () => {
+    dir = mkdtempSync(join(tmpdir(), 'schemaops-backup-'));
+    const file = 'orders-20261121T120000Z.dump';
+    writeFileSync(join(dir, file), 'the dump taken earlier in the same second');
+    const run = runJob(buildBackupJob(input), url);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`${file} exists on the backup volume already; it is not overwritten`);
+    expect(readFileSync(join(dir, file), 'utf8')).toBe('the dump taken earlier in the same second');
+    expect(readdirSync(dir)).toEqual([file]);
+  });
+
   it('fails without leaving a partial dump or a summary when the database refuses the login', () => {
     dir = mkdtempSync(join(tmpdir(), 'schemaops-backup-'));
     const badUrl = url.replace(/:\/\/([^:]+):[^@]+@/, '://$1:wrong-secret@');

@@ -117,6 +117,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
+# A dump on the PVC is never written over: a name taken already fails the Job before anything is dumped.
+if [ -e "$final" ]; then echo "$BACKUP_FILE exists on the backup volume already; it is not overwritten" >&2; exit 1; fi
 ${CONNECTION_SCRIPT}${COMPRESSION_SCRIPT}${DUMP_FUNCTIONS}${CLOSURE_FUNCTION}work=$(mktemp -d)
 scope=full
 fallback=${'${'}FALLBACK:-}

@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { pino } from 'pino';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
+import { Label, MANAGED_BY } from '../../src/api/v1alpha1/keys.js';
+import { RUN_COMMAND_ANNOTATION } from '../../src/localcluster/kubelet/pods.js';
 import { watchSchemaMigrations } from '../../src/kube/watch.js';
 import type { KubeClient, ObjectRef } from '../../src/kube/types.js';
 import { files } from './fixtures.js';
@@ -119,6 +121,49 @@ describe('the downtime window', () => {
     expect(condition(object, 'WorkloadScaledDown')?.reason).toBe('WorkloadRestored');
   });
 
+  it('goes on when the backup pod exited 0, without waiting for the Job to be marked Complete', async () => {
+    const withBackup = { ...options, pvc: true };
+    const f = await createFixture(h, withBackup);
+    await createMigration(h, f, migrationSpec(withBackup));
+    // Jobs as if the Job controller had not marked them yet: only their pods say they are done.
+    const unmarked: KubeClient = {
+      ...h.kube,
+      getJob: async (ref) => {
+        const job = await h.kube.getJob(ref);
+        if (!job?.status) return job;
+        const conditions = job.status.conditions?.filter((c) => c.type !== 'Complete');
+        return { ...job, status: { ...job.status, conditions } };
+      },
+    };
+    await converge(h, f, isReady, { ctx: h.context(unmarked), timeoutMs: 60_000 });
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.backups?.map((b) => b.scope)).toEqual(['Tables', 'Full']);
+    expect(object?.status?.currentRevision).toBe('3_create-customers');
+  });
+
+  it('names two whole backups taken in the same second apart: neither is written over or lost', async () => {
+    // A DO block: the tables the plan touches cannot be told, so the backup while down is a whole one too.
+    const doBlock = {
+      ...files,
+      '4_backfill.sql': `-- Up Migration
+DO $$ BEGIN UPDATE customers SET name = name; END $$;
+-- Down Migration
+`,
+    };
+    const withBackup = { ...options, files: doBlock, pvc: true };
+    const f = await createFixture(h, withBackup);
+    await createMigration(h, f, migrationSpec(withBackup));
+    const second = new Date('2026-11-21T12:00:00.250Z');
+    await converge(h, f, isReady, { ctx: { ...h.context(), now: () => second }, timeoutMs: 60_000 });
+    const object = await h.kube.getSchemaMigration(f.ref);
+    expect(object?.status?.backups?.map((b) => [b.file, b.scope, b.pointInTime])).toEqual([
+      ['orders-20261121T120001Z.dump', 'Full', 'WhileDown'],
+      ['orders-20261121T120000Z.dump', 'Full', 'BeforeScaleDown'],
+    ]);
+    // History names the whole backup from before the scale-down, the one a restore by annotation may use.
+    expect(object?.status?.history?.[0]?.backupFile).toBe('orders-20261121T120000Z.dump');
+  });
+
   it("wakes the run holding a workload on its Deployment's and its pods' changes, and no other", async () => {
     const f = await createFixture(h, options);
     const suspended = migrationSpec(options, { suspend: true });
@@ -184,6 +229,25 @@ describe('the downtime window', () => {
       await h.core.deleteNamespacedPod({ namespace: f.namespace, name: 'a-pod', gracePeriodSeconds: 0 });
       await waitFor(() => Promise.resolve(woken.length > 0), { what: 'the pod going to wake the run' });
       expect(new Set(woken)).toEqual(new Set(['orders']));
+      // The pod of one of its Jobs ending wakes it at once: the Job is marked Complete up to a second later.
+      woken.length = 0;
+      await h.core.createNamespacedPod({
+        namespace: f.namespace,
+        body: {
+          metadata: {
+            name: 'a-backup-pod',
+            labels: { [Label.managedBy]: MANAGED_BY, [Label.migration]: 'other' },
+            annotations: { [RUN_COMMAND_ANNOTATION]: 'true' },
+          },
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'backup', image: 'postgres:16', command: ['/bin/sh', '-c', 'true'] }],
+          },
+        },
+      });
+      await waitFor(() => Promise.resolve(woken.includes('other')), {
+        what: "the Job's pod ending to wake its run",
+      });
     } finally {
       await watches.stop();
     }

@@ -51,7 +51,7 @@ describe('a fresh operator resumes a run where the last one stopped', () => {
   it('during the backup Job: the Job is adopted, not duplicated', async () => {
     const f = await createFixture(h, options);
     await createMigration(h, f, migrationSpec(options));
-    await runUntilStopped(h, f, stopsAt(h.context().kube, 'getJobTerminationMessage'));
+    await runUntilStopped(h, f, stopsAt(h.context().kube, 'getJobPodEnd'));
     expect(await listBackupJobs(h, f)).toHaveLength(1);
 
     await converge(h, f, isReady);

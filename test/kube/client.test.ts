@@ -494,6 +494,18 @@ describe('Jobs', () => {
     );
     expect(done.status?.failed ?? 0).toBe(0);
     await expect(client.getJobTerminationMessage(ref)).resolves.toBe('migrated to 0003');
+    await expect(client.getJobPodEnd(ref)).resolves.toEqual({ exitCode: 0, message: 'migrated to 0003' });
+  });
+
+  it("says how a Job's pod ended: a failing one's exit code and message", async () => {
+    const ref = { namespace: ns, name: 'broken' };
+    await expect(client.getJobPodEnd(ref)).resolves.toBeUndefined();
+    await client.createJob(job('broken', 'printf "no such table" > /dev/termination-log; exit 3'));
+    const end = await waitFor(() => client.getJobPodEnd(ref), {
+      what: 'the pod to end',
+      timeoutMs: 20_000,
+    });
+    expect(end).toEqual({ exitCode: 3, message: 'no such table' });
   });
 
   it('picks the newest terminated pod, found by the batch.kubernetes.io/job-name label', async () => {

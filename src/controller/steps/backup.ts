@@ -1,4 +1,5 @@
 import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
+import { jobCondition, jobSucceeded } from './jobs.js';
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
 import { kubeTimestamp } from '../../api/v1alpha1/set-condition.js';
@@ -7,6 +8,7 @@ import { isAlreadyExists } from '../../kube/types.js';
 import { redact, secretsOf } from '../../redact.js';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  backupFileName,
   backupJobName,
   buildBackupJob,
   parseBackupSummary,
@@ -26,10 +28,6 @@ import { observerOf, poll } from '../context.js';
 import { deferStatus, engineOptions, writeStatus, type Run, type StepResult } from '../run.js';
 import { progressing, summarise } from '../summary.js';
 import { failRun } from './fail.js';
-
-function finished(job: V1Job, type: 'Complete' | 'Failed') {
-  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
-}
 
 /** One Job per run: the plan hash with a nonce, so a retried run never adopts the failed Job of an earlier one. */
 function newJobName(run: Run): string {
@@ -93,6 +91,22 @@ async function planTouched(run: Run): Promise<Touched> {
   };
 }
 
+/**
+ * The time that names the new dump: now, or the first later second whose name no listed backup has. Names have
+ * a second's resolution, and the whole backup before a scale-down and a whole one while down (a plan whose
+ * tables cannot be told) can start within the same second.
+ */
+function unusedSecond(run: Run, scope: 'full' | 'tables'): Date {
+  const status = run.object.status;
+  const taken = new Set([
+    ...(status?.backups ?? []).map((b) => b.file),
+    ...(status?.lastBackup ? [status.lastBackup.file] : []),
+  ]);
+  let at = run.ctx.now();
+  while (taken.has(backupFileName(run.object.metadata.name, at, scope))) at = new Date(at.getTime() + 1000);
+  return at;
+}
+
 async function startJob(
   run: Run,
   backup: BackupSpec,
@@ -107,7 +121,7 @@ async function startJob(
     backup,
     databaseSecret: run.spec.database.urlFrom.secretKeyRef,
     timeoutSeconds: run.timeouts.backup / 1000,
-    now: run.ctx.now(),
+    now: unusedSecond(run, scope.tables ? 'tables' : 'full'),
     ...(run.plan.restore ? { protect: run.plan.restore.file } : {}),
     ...scope,
   });
@@ -169,9 +183,10 @@ export async function backUp(run: Run, backup: BackupSpec, part: BackupPart = 'w
   if (known !== undefined && recorded(run, known)) return 'continue';
   const name = known ?? newJobName(run);
   const job = known === undefined ? undefined : await kube.getJob({ namespace, name });
-  const failed = job && finished(job, 'Failed');
+  const failed = job && jobCondition(job, 'Failed');
   if (failed) return backupFailed(run, name, failed);
-  if (job && finished(job, 'Complete')) return backupSucceeded(run, { name, part }, job);
+  const succeeded = job && (await jobSucceeded(kube, { namespace, name }, job));
+  if (job && succeeded) return backupSucceeded(run, { name, part, said: succeeded.message }, job);
   return job ? running(run, { name, part }) : start(run, backup, { name, part });
 }
 
@@ -248,15 +263,14 @@ function recordOf(
 }
 
 /** Records the finished dump in status (lastBackup, backups, BackedUp) from the Job's termination message. */
-async function backupSucceeded(
+function backupSucceeded(
   run: Run,
-  done: { name: string; part: BackupPart },
+  done: { name: string; part: BackupPart; said: string | undefined },
   job: V1Job,
-): Promise<StepResult> {
+): StepResult | Promise<StepResult> {
   const { name } = done;
-  const namespace = run.object.metadata.namespace;
   const now = run.ctx.now();
-  const summary = parseBackupSummary(await run.ctx.kube.getJobTerminationMessage({ namespace, name }));
+  const summary = parseBackupSummary(done.said);
   if (!summary)
     return failRun(run, Reason.BackupFailed, `backup Job ${name} completed without reporting its file`);
   const record = recordOf(run, done, summary, now);

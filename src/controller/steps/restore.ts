@@ -1,4 +1,4 @@
-import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
+import type { V1JobCondition } from '@kubernetes/client-node';
 import { ConditionStatus, ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { Annotation } from '../../api/v1alpha1/keys.js';
 import { Phase } from '../../api/v1alpha1/phases.js';
@@ -22,6 +22,7 @@ import { progressing, stalled, summarise, type Summary } from '../summary.js';
 import { failRun } from './fail.js';
 import { historyWith } from './history.js';
 import { replacing, restorePlan, restoringRecord } from './restore-plan.js';
+import { jobCondition, jobSucceeded } from './jobs.js';
 
 /** The value of the schemaops.dev/restore annotation, if set. */
 export function restoreRequest(object: StoredSchemaMigration): string | undefined {
@@ -108,10 +109,6 @@ function restoreJobName(run: Run): string {
   );
 }
 
-function jobFinished(job: V1Job, type: 'Complete' | 'Failed') {
-  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
-}
-
 async function startRestoreJob(run: Run, name: string): Promise<StepResult> {
   const { metadata } = run.object;
   const restore = run.plan.restore!;
@@ -144,9 +141,8 @@ async function startRestoreJob(run: Run, name: string): Promise<StepResult> {
 }
 
 /** Reads the restore Job's outcome into status: restoredAt and the revision the database reports now. */
-async function restoreSucceeded(run: Run, name: string): Promise<StepResult> {
-  const { namespace } = run.object.metadata;
-  const summary = parseRestoreSummary(await run.ctx.kube.getJobTerminationMessage({ namespace, name }));
+async function restoreSucceeded(run: Run, name: string, said: string | undefined): Promise<StepResult> {
+  const summary = parseRestoreSummary(said);
   if (!summary)
     return failRun(run, Reason.RestoreFailed, `restore Job ${name} completed without its summary`);
   const options = engineOptions(run.spec, run.inputs.databaseUrl, run.log);
@@ -200,9 +196,10 @@ export async function restoreDatabase(run: Run): Promise<StepResult> {
         : {},
     );
   const job = await run.ctx.kube.getJob({ namespace, name });
-  const failed = job && jobFinished(job, 'Failed');
+  const failed = job && jobCondition(job, 'Failed');
   if (failed) return restoreJobFailed(run, name, failed);
-  if (job && jobFinished(job, 'Complete')) return restoreSucceeded(run, name);
+  const succeeded = job && (await jobSucceeded(run.ctx.kube, { namespace, name }, job));
+  if (succeeded) return restoreSucceeded(run, name, succeeded.message);
   const message = `restoring ${restore.file} with Job ${name}: the schemas it covers are replaced in one transaction, then every table's rows are checked`;
   await writeStatus(run, (o) =>
     summarise(o, progressing(Phase.Restoring, Reason.Restoring, message), run.ctx.now()),
