@@ -16,6 +16,7 @@ import {
   isReady,
   mergePatch,
   migrationSpec,
+  type Fixture,
   type Harness,
 } from './harness.js';
 import { waitFor } from '../support/wait.js';
@@ -64,18 +65,22 @@ function countingWrites(kube: KubeClient, database: string, writes: Write[]): Ku
   };
 }
 
+/** Runs the SchemaMigration to Ready; the status writes from the one asking for the scale-down to the one seeing the app back. */
+async function windowOf(f: Fixture, spec: Record<string, unknown>): Promise<Write[]> {
+  await createMigration(h, f, spec);
+  const writes: Write[] = [];
+  const ctx = h.context(countingWrites(h.kube, databaseOf(f.databaseUrl), writes));
+  await converge(h, f, isReady, { ctx, timeoutMs: 60_000 });
+  const from = writes.findIndex((w) => w.scaleDownAt);
+  const to = writes.findIndex((w) => w.workloadReadyAt);
+  expect(from).toBeGreaterThanOrEqual(0);
+  return writes.slice(from, to + 1);
+}
+
 describe('the downtime window', () => {
   it('takes one status write per step (the restore starts with Migrated) and one database session between scale-down and back up', async () => {
     const f = await createFixture(h, options);
-    await createMigration(h, f, migrationSpec(options));
-    const writes: Write[] = [];
-    const database = databaseOf(f.databaseUrl);
-    const ctx = h.context(countingWrites(h.kube, database, writes));
-    await converge(h, f, isReady, { ctx });
-    const from = writes.findIndex((w) => w.scaleDownAt);
-    const to = writes.findIndex((w) => w.workloadReadyAt);
-    expect(from).toBeGreaterThanOrEqual(0);
-    const window = writes.slice(from, to + 1);
+    const window = await windowOf(f, migrationSpec(options));
     // The pods gone (WorkloadScaledDown=True) go in the migrate step's first write.
     expect(window.map((w) => w.reason)).toEqual([
       'ScalingDown',
@@ -94,15 +99,7 @@ describe('the downtime window', () => {
   it('with a backup: one write to start the tables backup, one to start the SQL, and no planning while down', async () => {
     const withBackup = { ...options, pvc: true };
     const f = await createFixture(h, withBackup);
-    await createMigration(h, f, migrationSpec(withBackup));
-    const writes: Write[] = [];
-    const database = databaseOf(f.databaseUrl);
-    const ctx = h.context(countingWrites(h.kube, database, writes));
-    await converge(h, f, isReady, { ctx, timeoutMs: 60_000 });
-    const from = writes.findIndex((w) => w.scaleDownAt);
-    const to = writes.findIndex((w) => w.workloadReadyAt);
-    expect(from).toBeGreaterThanOrEqual(0);
-    const window = writes.slice(from, to + 1);
+    const window = await windowOf(f, migrationSpec(withBackup));
     // ScaledDown goes with the tables backup's start; the backup's record with the SQL's start.
     expect(window.map((w) => w.reason)).toEqual([
       'ScalingDown',
