@@ -134,6 +134,8 @@ SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', 
  */
 export const CLOSURE_FUNCTION = String.raw`touched_closure() {
   {
+    # A catalog query the planner costs high: JIT would compile it for longer than it runs (~0.3 s for ~2 ms).
+    printf 'SET jit = off;\n'
     awk '${NAMES_AWK}' "$1"
     cat <<'SCHEMAOPS_SQL'
 ${CLOSURE_SQL}

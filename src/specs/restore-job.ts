@@ -60,7 +60,8 @@ sha=$(sha256sum < "$dump.counts" | cut -d ' ' -f 1)
 work=$(mktemp -d)
 pg_restore --list "$dump" > "$work/toc" || refuse "pg_restore cannot read $RESTORE_FILE"
 {
-  printf 'BEGIN;\nSET LOCAL client_min_messages = warning;\n'
+  # Catalog queries and counts: JIT would spend longer compiling them than they run.
+  printf 'BEGIN;\nSET LOCAL client_min_messages = warning;\nSET LOCAL jit = off;\n'
   printf "SET LOCAL lock_timeout = '%sms';\n" "$LOCK_TIMEOUT_MS"
   printf 'SELECT pg_catalog.pg_advisory_xact_lock(%s);\n' "$LOCK_ID"
 } > "$work/begin.sql"
