@@ -9,11 +9,11 @@
 //
 // Sizes are in MB; BENCH_DOWNTIME_SIZES sets them too. The operator runs as a child process (the bundle that
 // scripts/bundle.ts writes, as the image runs it).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -28,16 +28,15 @@ import {
 } from '@kubernetes/client-node';
 import pg from 'pg';
 import { onCleanup, runBenchmark } from './entry.js';
+import { BUNDLE, spawnOperator, waitReady, type OperatorProcess } from './support/operator.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
-import { bundle, imageEnvironment } from '../scripts/bundle.js';
+import { bundle } from '../scripts/bundle.js';
 import { startLocalCluster } from '../src/localcluster/index.js';
-import { freePort, startPostgres } from '../src/localcluster/postgres.js';
+import { startPostgres } from '../src/localcluster/postgres.js';
 import { migrateToTarget } from '../src/migrations/engine.js';
 import { findSquawk, SQUAWK_ENV } from '../src/sql/squawk.js';
 import { applyShippedCrd } from '../test/localcluster/support.js';
 
-const ROOT = dirname(import.meta.dirname);
-const BUNDLE = join(ROOT, 'dist', 'schemaops.mjs');
 const REPLICAS = 2;
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -195,57 +194,13 @@ async function sessionsOf(adminUrl: string, database: string): Promise<number> {
 // ---------------------------------------------------------------------------------------------------
 // The operator, as a child process.
 
-interface OperatorProcess {
-  readonly child: ChildProcess;
-  readonly metricsPort: number;
-  output(): string;
-}
-
-async function spawnOperator(kubeconfigPath: string): Promise<OperatorProcess> {
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const args = [
-    BUNDLE,
-    'operator',
-    '--kubeconfig',
-    kubeconfigPath,
-    '--metrics-addr',
-    `127.0.0.1:${metricsPort}`,
-    '--health-addr',
-    `127.0.0.1:${healthPort}`,
-    '--log-level',
-    'warn',
-  ];
-  // The image's squawk is at SCHEMAOPS_SQUAWK; here it is the one the squawk-cli package installed.
+/** The operator, ready, with squawk from the squawk-cli package (the image's SCHEMAOPS_SQUAWK is not here). */
+async function startOperator(kubeconfigPath: string): Promise<OperatorProcess> {
   const squawk = findSquawk({});
   if ('missing' in squawk) throw new Error(`squawk is needed for scaleDown: Auto: ${squawk.missing}`);
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...imageEnvironment(), [SQUAWK_ENV]: squawk.path },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  onCleanup('the operator', async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the operator exited:\n${output}`);
-    const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return { child, metricsPort, output: () => output };
-    if (Date.now() > deadline) throw new Error(`the operator was not ready within 60 s:\n${output}`);
-    await sleep(50);
-  }
+  const op = await spawnOperator(kubeconfigPath, { env: { [SQUAWK_ENV]: squawk.path } });
+  await waitReady(op, 60_000);
+  return op;
 }
 
 /** The SQL time the operator measured so far (the migrate step's executePlan), in seconds. */
@@ -739,7 +694,7 @@ async function main(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   await applyShippedCrd(cluster.kubeconfig());
-  const op = await spawnOperator(kubeconfigPath);
+  const op = await startOperator(kubeconfigPath);
   const auto = await autoSupported(kc);
   console.log(
     `bench/downtime: sizes ${options.sizes.join(', ')} MB, ${options.runs} run(s) each, modes ${options.modes.join(', ')}, ` +

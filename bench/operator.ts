@@ -5,31 +5,28 @@
 // lead to the next step. An idle operator (no SchemaMigrations) is measured first for comparison.
 //
 //   node --import ./scripts/register-ts.js bench/operator.ts [--count 1000] [--resync 5s]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { onCleanup, runBenchmark } from './entry.js';
+import { assertRunning, BUNDLE, spawnOperator, waitReady, type OperatorProcess } from './support/operator.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1/group.js';
 import { parseDuration } from '../src/duration.js';
 import { bundle, imageEnvironment } from '../scripts/bundle.js';
 import { startLocalCluster } from '../src/localcluster/index.js';
 import { applyShippedCrd } from '../test/localcluster/support.js';
-import { freePort, startPostgres } from '../src/localcluster/postgres.js';
+import { startPostgres } from '../src/localcluster/postgres.js';
 import { migrateToTarget } from '../src/migrations/engine.js';
 
-const ROOT = dirname(import.meta.dirname);
-/** What the container image runs (scripts/bundle.ts), with the image's environment, so RSS is as shipped. */
-const BUNDLE = join(ROOT, 'dist', 'schemaops.mjs');
 const RSS_TARGET_MB = 150;
 const REACTION_TARGET_S = 1;
 const STEADY_NAMESPACE = 'bench-steady';
@@ -213,72 +210,7 @@ function byVerb(counts: Counts): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The operator as a child process, and its /metrics.
-
-interface OperatorProcess {
-  readonly child: ChildProcess;
-  readonly metricsPort: number;
-  readonly healthPort: number;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function spawnOperator(kubeconfigPath: string, resync: string): Promise<OperatorProcess> {
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const args = [
-    BUNDLE,
-    'operator',
-    '--kubeconfig',
-    kubeconfigPath,
-    '--metrics-addr',
-    `127.0.0.1:${metricsPort}`,
-    '--health-addr',
-    `127.0.0.1:${healthPort}`,
-    '--resync-period',
-    resync,
-    '--log-level',
-    'warn',
-  ];
-  const env = { ...process.env, ...imageEnvironment() };
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  onCleanup('the operator', stop);
-  return { child, metricsPort, healthPort, output: () => output, stop };
-}
-
-function assertRunning(op: OperatorProcess): void {
-  if (op.child.exitCode !== null || op.child.signalCode !== null)
-    throw new Error(`the operator exited (${op.child.exitCode ?? op.child.signalCode}):\n${op.output()}`);
-}
-
-async function waitReady(op: OperatorProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    assertRunning(op);
-    try {
-      const response = await fetch(`http://127.0.0.1:${op.healthPort}/readyz`);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`the operator was not ready within ${timeoutMs} ms:\n${op.output()}`);
-}
+// The operator's /metrics.
 
 interface Metrics {
   readonly rssBytes: number;
@@ -766,7 +698,7 @@ interface Bench {
 
 async function measureIdle(bench: Bench) {
   const started = performance.now();
-  const op = await spawnOperator(bench.kubeconfigPath, bench.options.resync);
+  const op = await spawnOperator(bench.kubeconfigPath, { args: ['--resync-period', bench.options.resync] });
   await waitReady(op, 60_000);
   const readySeconds = (performance.now() - started) / 1000;
   const figures = await measureResync(bench.proxy, op, bench.options.resyncMs, bench.dbSessions);
@@ -781,7 +713,7 @@ async function measureSteady(bench: Bench) {
   const { proxy, options } = bench;
   const counts0 = proxy.snapshot();
   const started = performance.now();
-  const op = await spawnOperator(bench.kubeconfigPath, options.resync);
+  const op = await spawnOperator(bench.kubeconfigPath, { args: ['--resync-period', options.resync] });
   await waitReady(op, 60_000);
   const readyAt = performance.now();
   const allReadyAt = await waitAllReady(bench.base, op, STEADY_NAMESPACE, options.count);
