@@ -253,24 +253,31 @@ export async function converge(
 }
 
 /**
- * Every status.phase the API server stored for the fixture's SchemaMigration, in order, from a watch opened
- * before the run (so no write is missed, however quickly the next one follows).
+ * Every version of the fixture's SchemaMigration the API server stored, in order, from a watch opened before the
+ * run (so no write is missed, however quickly the next one follows).
  */
+export async function recordVersions(
+  h: Harness,
+  f: Fixture,
+): Promise<{ seen: () => StoredSchemaMigration[]; stop: () => void }> {
+  const seen: StoredSchemaMigration[] = [];
+  const request = await new Watch(h.kc).watch(
+    `/apis/${GROUP}/${VERSION}/namespaces/${f.namespace}/${PLURAL}`,
+    { fieldSelector: `metadata.name=${f.ref.name}` },
+    (_type, object: StoredSchemaMigration) => seen.push(object),
+    () => undefined,
+  );
+  return { seen: () => [...seen], stop: () => request.abort() };
+}
+
+/** Every status.phase the API server stored for the fixture's SchemaMigration, in order (see recordVersions). */
 export async function recordPhases(
   h: Harness,
   f: Fixture,
 ): Promise<{ phases: () => string[]; stop: () => void }> {
-  const seen: string[] = [];
-  const request = await new Watch(h.kc).watch(
-    `/apis/${GROUP}/${VERSION}/namespaces/${f.namespace}/${PLURAL}`,
-    { fieldSelector: `metadata.name=${f.ref.name}` },
-    (_type, object: StoredSchemaMigration) => {
-      const phase = object.status?.phase;
-      if (phase) seen.push(phase);
-    },
-    () => undefined,
-  );
-  return { phases: () => [...seen], stop: () => request.abort() };
+  const versions = await recordVersions(h, f);
+  const phases = () => versions.seen().flatMap((o) => (o.status?.phase ? [o.status.phase] : []));
+  return { phases, stop: versions.stop };
 }
 
 /**

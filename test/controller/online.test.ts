@@ -17,6 +17,7 @@ import {
   mergePatch,
   migrationSpec,
   recordPodCounts,
+  recordVersions,
   type Fixture,
   type Harness,
 } from './harness.js';
@@ -120,19 +121,13 @@ async function watchDeployment(f: Fixture): Promise<{ seen: () => DeploymentSeen
   return { seen: () => [...seen], stop: () => request.abort() };
 }
 
-/** Every stored version of the SchemaMigration, from a watch opened before the change. */
+/** Every stored version of the SchemaMigration, from a watch opened before the change and listing it. */
 async function watchMigration(
   f: Fixture,
 ): Promise<{ seen: () => StoredSchemaMigration[]; stop: () => void }> {
-  const seen: StoredSchemaMigration[] = [];
-  const request = await new Watch(h.kc).watch(
-    `/apis/${GROUP}/${VERSION}/namespaces/${f.namespace}/${PLURAL}`,
-    { fieldSelector: `metadata.name=${f.ref.name}` },
-    (_type, object: StoredSchemaMigration) => seen.push(object),
-    () => undefined,
-  );
-  await waitFor(() => seen.length > 0, { what: 'the watch to list the SchemaMigration' });
-  return { seen: () => [...seen], stop: () => request.abort() };
+  const versions = await recordVersions(h, f);
+  await waitFor(() => versions.seen().length > 0, { what: 'the watch to list the SchemaMigration' });
+  return versions;
 }
 
 /** The last status.plan.online the run recorded, and the WorkloadScaledDown reasons from its start on. */

@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Watch } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/group.js';
 import { loadConfig } from '../../src/config.js';
 import type { StoredSchemaMigration } from '../../src/kube/types.js';
 import { currentRevision } from '../../src/migrations/engine.js';
@@ -17,8 +15,8 @@ import {
   isReady,
   migrationSpec,
   patchMigration,
+  recordVersions,
   startHarness,
-  type Fixture,
   type Harness,
 } from '../controller/harness.js';
 import { waitFor } from '../support/wait.js';
@@ -71,18 +69,6 @@ async function operatorWith(kubeconfig: string, log: Logger): Promise<RunningOpe
   return operator;
 }
 
-/** Every stored version of the object, from an admin watch past the fault proxy opened before the run. */
-async function recordWrites(f: Fixture): Promise<{ seen: () => StoredSchemaMigration[]; stop: () => void }> {
-  const seen: StoredSchemaMigration[] = [];
-  const request = await new Watch(h.kc).watch(
-    `/apis/${GROUP}/${VERSION}/namespaces/${f.namespace}/${PLURAL}`,
-    { fieldSelector: `metadata.name=${f.ref.name}` },
-    (_type, object: StoredSchemaMigration) => seen.push(object),
-    () => undefined,
-  );
-  return { seen: () => [...seen], stop: () => request.abort() };
-}
-
 const describeWrite = (o: StoredSchemaMigration) =>
   `${o.status?.phase ?? '-'} ${o.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? '-'} ${o.metadata.annotations?.['test.schemaops.dev/marker'] ?? ''}`.trim();
 
@@ -97,7 +83,7 @@ describe('one leader', () => {
     };
     const options = { files: slow, workload: { kind: 'Deployment' as const, replicas: 2 } };
     const f = await createFixture(h, options);
-    const writes = await recordWrites(f);
+    const writes = await recordVersions(h, f);
     const a = capturedLog();
     const first = await operatorWith(h.operatorKubeconfigPath, a.log);
     await waitFor(() => first.isSynced(), { timeoutMs: 20_000, what: 'the first operator to lead' });
