@@ -161,12 +161,6 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     return [];
   };
 
-  const jobPodEnd = async (ref: ObjectRef): Promise<JobPodEnd | undefined> => {
-    const pod = newestTerminated(await listJobPods(ref));
-    const terminated = pod && firstContainerStatus(pod)?.state?.terminated;
-    return terminated ? { exitCode: terminated.exitCode, message: terminated.message } : undefined;
-  };
-
   return {
     getSchemaMigration: (ref) =>
       readOrUndefined(
@@ -300,8 +294,10 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       );
     },
 
-    getJobTerminationMessage: async (ref) => (await jobPodEnd(ref))?.message,
-
-    getJobPodEnd: (ref) => jobPodEnd(ref),
+    getJobPodEnd: async (ref): Promise<JobPodEnd | undefined> => {
+      const pod = newestTerminated(await listJobPods(ref));
+      const terminated = pod && firstContainerStatus(pod)?.state?.terminated;
+      return terminated ? { exitCode: terminated.exitCode, message: terminated.message } : undefined;
+    },
   };
 }

@@ -106,9 +106,7 @@ export interface KubeClient {
   getJob(ref: ObjectRef): Promise<V1Job | undefined>;
   /** Creates the Job; AlreadyExists surfaces as a KubeApiError (see isAlreadyExists). */
   createJob(job: V1Job): Promise<V1Job>;
-  /** The termination message of the Job's (last) pod's first container, if any pod has terminated. */
-  getJobTerminationMessage(ref: ObjectRef): Promise<string | undefined>;
-  /** How the Job's last terminated pod ended (its first container), if any pod has terminated. */
+  /** How the Job's last terminated pod ended (its first container: exit code, termination message), if any pod has terminated. */
   getJobPodEnd(ref: ObjectRef): Promise<JobPodEnd | undefined>;
 }
 

@@ -483,7 +483,7 @@ describe('Jobs', () => {
 
   it('returns the termination message its pod wrote once the Job completes', async () => {
     const ref = { namespace: ns, name: 'report' };
-    await expect(client.getJobTerminationMessage(ref)).resolves.toBeUndefined();
+    await expect(client.getJobPodEnd(ref)).resolves.toBeUndefined();
     await client.createJob(job('report', 'printf "migrated to 0003" > /dev/termination-log'));
     const done = await waitFor(
       async () => {
@@ -493,7 +493,6 @@ describe('Jobs', () => {
       { what: 'the Job to complete', timeoutMs: 20_000 },
     );
     expect(done.status?.failed ?? 0).toBe(0);
-    await expect(client.getJobTerminationMessage(ref)).resolves.toBe('migrated to 0003');
     await expect(client.getJobPodEnd(ref)).resolves.toEqual({ exitCode: 0, message: 'migrated to 0003' });
   });
 
@@ -541,9 +540,10 @@ describe('Jobs', () => {
         merge,
       );
     }
-    await expect(client.getJobTerminationMessage({ namespace: ns, name: 'legacy' })).resolves.toBe(
-      'from legacy-new',
-    );
+    await expect(client.getJobPodEnd({ namespace: ns, name: 'legacy' })).resolves.toEqual({
+      exitCode: 0,
+      message: 'from legacy-new',
+    });
   });
 });
 

@@ -138,7 +138,7 @@ async function startJob(
 
 async function backupFailed(run: Run, name: string, failed: V1JobCondition): Promise<StepResult> {
   const namespace = run.object.metadata.namespace;
-  const said = await run.ctx.kube.getJobTerminationMessage({ namespace, name });
+  const said = (await run.ctx.kube.getJobPodEnd({ namespace, name }))?.message;
   const detail = redact(said ?? '', secretsOf(run.inputs.databaseUrl)).trim();
   const reason = failed.reason === 'DeadlineExceeded' ? Reason.BackupTimedOut : Reason.BackupFailed;
   return failRun(
@@ -186,7 +186,7 @@ export async function backUp(run: Run, backup: BackupSpec, part: BackupPart = 'w
   const failed = job && jobCondition(job, 'Failed');
   if (failed) return backupFailed(run, name, failed);
   const succeeded = job && (await jobSucceeded(kube, { namespace, name }, job));
-  if (job && succeeded) return backupSucceeded(run, { name, part, said: succeeded.message }, job);
+  if (succeeded) return backupSucceeded(run, { name, part, said: succeeded.message }, job);
   return job ? running(run, { name, part }) : start(run, backup, { name, part });
 }
 

@@ -170,7 +170,7 @@ async function restoreSucceeded(run: Run, name: string, said: string | undefined
 
 async function restoreJobFailed(run: Run, name: string, failed: V1JobCondition): Promise<StepResult> {
   const { namespace } = run.object.metadata;
-  const said = await run.ctx.kube.getJobTerminationMessage({ namespace, name });
+  const said = (await run.ctx.kube.getJobPodEnd({ namespace, name }))?.message;
   const detail = redact(said ?? '', secretsOf(run.inputs.databaseUrl)).trim();
   const why =
     failed.reason === 'DeadlineExceeded'
